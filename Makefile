@@ -1,0 +1,59 @@
+# Bot4 developer commands. Every target sets up .venv itself on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CC     ?= cc
+SAN_FLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fno-omit-frame-pointer \
+             -fsanitize=address,undefined -fno-sanitize-recover=all
+C_SRC  := $(wildcard csrc/*.c)
+C_HDR  := $(wildcard csrc/*.h)
+C_TESTS := $(wildcard tests/c/test_*.c)
+SHARED_DATA ?= ../shared/data
+
+.PHONY: setup build sim test pytest bench lint sanitize clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Incremental: recompiles only what changed in csrc/ or engine/.
+build: $(STAMP)
+	$(BIN)/python setup.py -q build_ext --inplace -j 2
+
+# The main job. Until the simulator lands (issue #4) it replays the recorded Binance feed
+# and checks the rebuilt book against every bookTicker.
+sim: build
+	$(BIN)/bot4 data replay $(SHARED_DATA)/binance/spot/btcusdt_20240808.gz \
+	    $(SHARED_DATA)/binance/spot/btcusdt_20240809.gz --check-bbo
+
+test: build sanitize pytest
+
+pytest: build
+	$(BIN)/python -m pytest -q tests
+
+bench: build
+	$(BIN)/python -m pytest -q bench --benchmark-only --benchmark-columns=median,ops,rounds \
+	    --benchmark-sort=name
+
+lint: build
+	$(CC) -fsyntax-only -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(C_SRC)
+	$(BIN)/ruff check bot engine tests bench setup.py
+
+# C unit tests (tests/c/test_*.c, each its own program) under ASan + UBSan.
+sanitize:
+	@mkdir -p build/sanitize
+	@set -e; for t in $(C_TESTS); do \
+	    n=$$(basename $$t .c); \
+	    $(CC) $(SAN_FLAGS) -Icsrc $$t $(C_SRC) -o build/sanitize/$$n -lpthread -lm; \
+	    echo "sanitize: $$n"; ./build/sanitize/$$n; \
+	done
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .benchmarks .hypothesis
+	find engine -name '*.so' -delete; find engine -name '*.c' -delete
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,33 @@
+"""The `bot4` command line. Each domain owns its commands; this module only assembles them."""
+
+from __future__ import annotations
+
+import click
+
+from bot import __version__
+from bot.pending import PendingCommand, PendingGroup
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bot4")
+def main():
+    """Bot4: a low-latency crypto trading engine (C hot path, Cython, Python shell)."""
+
+
+def _register():
+    from bot.data.commands import data
+    from bot.perf.commands import perf_manifest
+
+    main.add_command(data)
+    main.add_command(perf_manifest)
+    main.add_command(PendingCommand("sim", 4, "simulated trading on recorded or synthetic data"))
+    main.add_command(PendingGroup("engine", 4, "start the engine on a live or simulated venue"))
+    main.add_command(PendingGroup("store", 5, "persistence: migrate, check, export"))
+    main.add_command(PendingCommand("train", 6, "train models with purged walk-forward CV"))
+    main.add_command(PendingGroup("models", 6, "model registry: list, show, promote, rollback, verify"))
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Market data: the columnar event format, readers, instruments, replay."""
