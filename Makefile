@@ -31,14 +31,17 @@ sim: build
 	$(BIN)/bot4 data replay $(SHARED_DATA)/binance/spot/btcusdt_20240808.gz \
 	    $(SHARED_DATA)/binance/spot/btcusdt_20240809.gz --check-bbo
 
-test: build sanitize pytest
+test: build sanitize pytest bench
 
 pytest: build
 	$(BIN)/python -m pytest -q tests
 
+# Benchmarks, each against its reference in the same run, then the gate on the ratios.
 bench: build
-	$(BIN)/python -m pytest -q bench --benchmark-only --benchmark-columns=median,ops,rounds \
-	    --benchmark-sort=name
+	rm -f build/bench-figures.json
+	$(BIN)/python -m pytest -q bench --benchmark-columns=median,ops,rounds --benchmark-sort=name \
+	    -p no:cacheprovider
+	$(BIN)/python bench/gate.py
 
 lint: build
 	$(CC) -fsyntax-only -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(C_SRC)

@@ -1,9 +1,11 @@
 """Build the Cython extensions in engine/ over the C in csrc/.
 
-Every engine/<name>.pyx becomes the extension module engine.<name>. Each one links the
-whole of csrc/ (a few thousand lines of C that compile in seconds), so a new C family
-or binding needs no edit here. AVX-512 bodies use function-level target attributes, so
-one set of flags serves every file and the binary runs on CPUs without AVX-512.
+Every engine/<name>.pyx becomes the extension module engine.<name>. A .pyx names the C it
+links in its own header (``# distutils: sources = csrc/book.c csrc/simd.c``), so a new C
+family or binding needs no edit here. AVX-512 bodies use function-level target attributes,
+so one set of flags serves every file and the binary runs on CPUs without AVX-512.
+
+BOT4_ONLY=book,ring limits the build to those modules (for fast iteration).
 """
 
 import glob
@@ -17,19 +19,20 @@ CFLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing", "-D_GNU
 if os.environ.get("BOT4_CFLAGS"):
     CFLAGS += os.environ["BOT4_CFLAGS"].split()
 
-c_sources = sorted(glob.glob("csrc/*.c"))
 c_headers = sorted(glob.glob("csrc/*.h"))
+only = {n for n in os.environ.get("BOT4_ONLY", "").split(",") if n}
 
 extensions = [
     Extension(
         f"engine.{os.path.splitext(os.path.basename(pyx))[0]}",
-        sources=[pyx] + c_sources,
+        sources=[pyx],
         include_dirs=["csrc", numpy.get_include()],
         depends=c_headers,
         extra_compile_args=CFLAGS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for pyx in sorted(glob.glob("engine/*.pyx"))
+    if not only or os.path.splitext(os.path.basename(pyx))[0] in only
 ]
 
 setup(

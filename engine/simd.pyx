@@ -1,3 +1,4 @@
+# distutils: sources = csrc/simd.c
 """SIMD path selection, made once at import.
 
 The level comes from CPUID/XGETBV, or from ``BOT4_SIMD=scalar|avx2|avx512``. Forcing a

@@ -1,0 +1,70 @@
+"""Benchmark plumbing: every bench measures Bot4 and a plain-Python/numpy reference in the
+same run and records figures with the `figure` fixture. At the end of the session the
+figures are written to build/bench-figures.json and checked by the gate against
+bench/baselines.json (ratios only: the machine is noisy, absolute times are reported,
+not gated).
+"""
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES_PATH = ROOT / "build" / "bench-figures.json"
+SHARED_DATA = Path(os.environ.get("BOT4_SHARED_DATA", ROOT.parent / "shared" / "data"))
+_figures: dict[str, dict] = {}
+
+
+def median_seconds(fn, rounds: int = 5, warmup: int = 1) -> float:
+    """Median wall time of fn() over `rounds` calls (for references timed beside pytest-benchmark)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@pytest.fixture
+def figure():
+    """record(name, value, unit): a measured figure for the report and the gate."""
+
+    def record(name: str, value: float, unit: str):
+        _figures[name] = {"value": float(value), "unit": unit}
+
+    return record
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"recorded data at {SHARED_DATA} is required under CI=true")
+        pytest.skip(f"recorded data at {SHARED_DATA} not available")
+    return SHARED_DATA
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _figures:
+        return
+    FIGURES_PATH.parent.mkdir(exist_ok=True)
+    old = {}
+    if FIGURES_PATH.exists():
+        try:
+            old = json.loads(FIGURES_PATH.read_text())
+        except ValueError:
+            old = {}
+    old.update(_figures)
+    FIGURES_PATH.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_sep("-", "bot4 figures (medians)")
+        for name in sorted(_figures):
+            f = _figures[name]
+            tr.write_line(f"{name:55s} {f['value']:>16,.3f} {f['unit']}")

@@ -1,0 +1,19 @@
+/* clock.h - monotonic nanosecond clock for latency sampling (perf-manifest, benches).
+ * clock_gettime(CLOCK_MONOTONIC) through the vDSO: ~20 ns a call, no syscall. Samplers
+ * time a small batch of operations per sample and divide, so the clock's own cost is
+ * amortized; they say in their docstring how many operations one sample covers.
+ */
+#ifndef BOT4_CLOCK_H
+#define BOT4_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t bot4_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+#endif
