@@ -34,12 +34,12 @@ sim: build
 test: build sanitize pytest bench
 
 pytest: build
-	$(BIN)/python -m pytest -q tests
+	BOT4_TEST_PG_DSN="$${BOT4_TEST_PG_DSN:-$$(bash scripts/pg_test_server.sh)}" $(BIN)/python -m pytest -q tests
 
 # Benchmarks, each against its reference in the same run, then the gate on the ratios.
 bench: build
 	rm -f build/bench-figures.json
-	$(BIN)/python -m pytest -q bench --benchmark-columns=median,ops,rounds --benchmark-sort=name \
+	BOT4_TEST_PG_DSN="$${BOT4_TEST_PG_DSN:-$$(bash scripts/pg_test_server.sh)}" $(BIN)/python -m pytest -q bench --benchmark-columns=median,ops,rounds --benchmark-sort=name \
 	    -p no:cacheprovider
 	$(BIN)/python bench/gate.py
 
