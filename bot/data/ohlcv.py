@@ -1,0 +1,215 @@
+"""OHLCV bars from CSV or Parquet into columnar float64/int64 arrays.
+
+A bar file has the columns ``timestamp, open, high, low, close, volume`` (the layout of
+``../shared/data/ohlcv/*.csv``). Timestamps are ISO-8601 dates or datetimes (taken as UTC
+when they carry no offset) or integer epoch values; an integer's unit is chosen by its
+size (< 1e11 seconds, < 1e14 milliseconds, < 1e17 microseconds, else nanoseconds), which is
+unambiguous for any date between 1973 and 2286. Inside Bot4 a timestamp is int64 ns since
+the epoch.
+
+Every row is checked before anything is returned: a non-numeric or non-finite field, a
+price <= 0, a negative volume, high < low, open or close outside [low, high], or a
+timestamp not strictly after the previous one raises :class:`OhlcvFormatError` naming the
+file, the line (CSV: the physical line, header = line 1; Parquet: "row N", 1-based), the
+field and the value.
+
+The bar interval is the most common positive spacing between consecutive timestamps; every
+larger spacing is a gap, reported in :attr:`Bars.gaps` (the data is not filled in: a gap is
+a fact about the recording, and the indicators run over the bars as they are).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+
+class OhlcvFormatError(ValueError):
+    """A bar file that is not valid OHLCV; the message names file, line, field and value."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Bars missing between ``index - 1`` and ``index`` (``missing`` whole intervals)."""
+
+    index: int
+    ts_before_ns: int
+    ts_after_ns: int
+    missing: int
+
+
+@dataclass
+class Bars:
+    """Columnar bars: ``ts`` int64 ns, the rest float64, all of one length."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    interval_ns: int
+    gaps: list[Gap] = field(default_factory=list)
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {c: getattr(self, "ts" if c == "timestamp" else c) for c in COLUMNS}
+
+
+def _parse_ts(text: str) -> int:
+    s = text.strip()
+    if s.lstrip("-").isdigit():
+        v = int(s)
+        a = abs(v)
+        if a < 10**11:
+            return v * 1_000_000_000
+        if a < 10**14:
+            return v * 1_000_000
+        if a < 10**17:
+            return v * 1_000
+        return v
+    dt = datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _check_row(where: str, ts: int, prev_ts: int | None, o, h, lo, c, v) -> None:
+    for name, x in zip(("open", "high", "low", "close", "volume"), (o, h, lo, c, v)):
+        if not math.isfinite(x):
+            raise OhlcvFormatError(f"{where}: {name} is not finite: {x!r}")
+    for name, x in zip(PRICE_COLUMNS, (o, h, lo, c)):
+        if x <= 0.0:
+            raise OhlcvFormatError(f"{where}: {name} must be > 0, got {x!r}")
+    if v < 0.0:
+        raise OhlcvFormatError(f"{where}: volume must be >= 0, got {v!r}")
+    if h < lo:
+        raise OhlcvFormatError(f"{where}: high {h!r} < low {lo!r}")
+    if not lo <= o <= h:
+        raise OhlcvFormatError(f"{where}: open {o!r} outside [low {lo!r}, high {h!r}]")
+    if not lo <= c <= h:
+        raise OhlcvFormatError(f"{where}: close {c!r} outside [low {lo!r}, high {h!r}]")
+    if prev_ts is not None and ts <= prev_ts:
+        raise OhlcvFormatError(
+            f"{where}: timestamp {ts} ns is not after the previous row's {prev_ts} ns")
+
+
+def _read_csv(path: Path) -> tuple[list, ...]:
+    cols: tuple[list, ...] = ([], [], [], [], [], [])
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise OhlcvFormatError(f"{path}: empty file, expected header {','.join(COLUMNS)}") from None
+        if tuple(h.strip().lower() for h in header) != COLUMNS:
+            raise OhlcvFormatError(
+                f"{path}:1: header {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
+        prev_ts = None
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != len(COLUMNS):
+                raise OhlcvFormatError(f"{where}: {len(row)} fields, expected {len(COLUMNS)}")
+            try:
+                ts = _parse_ts(row[0])
+            except ValueError:
+                raise OhlcvFormatError(f"{where}: timestamp is not a date/time or integer: {row[0]!r}") from None
+            vals = []
+            for name, text in zip(COLUMNS[1:], row[1:]):
+                try:
+                    vals.append(float(text))
+                except ValueError:
+                    raise OhlcvFormatError(f"{where}: {name} is not a number: {text!r}") from None
+            _check_row(where, ts, prev_ts, *vals)
+            prev_ts = ts
+            cols[0].append(ts)
+            for k in range(5):
+                cols[k + 1].append(vals[k])
+    return cols
+
+
+def _read_parquet(path: Path) -> tuple[list, ...]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise OhlcvFormatError(f"{path}: missing column(s) {', '.join(missing)}")
+    ts_col = table.column("timestamp")
+    if pa.types.is_timestamp(ts_col.type):
+        ts_col = ts_col.cast(pa.timestamp("ns", tz=ts_col.type.tz)).cast(pa.int64())
+    elif not pa.types.is_integer(ts_col.type):
+        raise OhlcvFormatError(f"{path}: timestamp column has type {ts_col.type}, expected timestamp or int64 ns")
+    if ts_col.null_count:
+        raise OhlcvFormatError(f"{path}: timestamp has {ts_col.null_count} null value(s)")
+    cols: tuple[list, ...] = (ts_col.to_pylist(),)
+    for name in COLUMNS[1:]:
+        col = table.column(name)
+        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
+            raise OhlcvFormatError(f"{path}: column {name} has type {col.type}, expected a number")
+        vals = col.to_pylist()
+        for i, x in enumerate(vals):
+            if x is None:
+                raise OhlcvFormatError(f"{path} row {i + 1}: {name} is null")
+        cols += ([float(x) for x in vals],)
+    prev_ts = None
+    for i in range(len(cols[0])):
+        _check_row(f"{path} row {i + 1}", cols[0][i], prev_ts, *(cols[k][i] for k in range(1, 6)))
+        prev_ts = cols[0][i]
+    return cols
+
+
+def find_gaps(ts: np.ndarray) -> tuple[int, list[Gap]]:
+    """(interval_ns, gaps): the most common positive spacing and every larger spacing."""
+    if ts.shape[0] < 2:
+        return 0, []
+    diffs = np.diff(ts)
+    values, counts = np.unique(diffs, return_counts=True)
+    interval = int(values[np.argmax(counts)])
+    gaps = [
+        Gap(int(i), int(ts[i - 1]), int(ts[i]), int(diffs[i - 1] // interval) - 1)
+        for i in (np.flatnonzero(diffs > interval) + 1)
+    ]
+    return interval, gaps
+
+
+def read_ohlcv(path) -> Bars:
+    """Read and validate a CSV or Parquet bar file (by suffix: .parquet/.pq, else CSV)."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        cols = _read_parquet(path)
+    else:
+        cols = _read_csv(path)
+    ts = np.asarray(cols[0], dtype=np.int64)
+    arrays = [np.asarray(c, dtype=np.float64) for c in cols[1:]]
+    interval, gaps = find_gaps(ts)
+    return Bars(ts, *arrays, interval_ns=interval, gaps=gaps, source=str(path))
+
+
+def write_ohlcv_parquet(bars: Bars, path) -> None:
+    """Write bars as Parquet: timestamp as timestamp[ns, UTC], the rest float64."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "timestamp": pa.array(bars.ts, type=pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
+            **{c: pa.array(getattr(bars, c), type=pa.float64()) for c in COLUMNS[1:]},
+        }
+    )
+    pq.write_table(table, path)
