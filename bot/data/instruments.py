@@ -59,17 +59,28 @@ class Instrument:
         return self.lot_size * int(lots)
 
 
+def decimal_text_units(text: str, scale: int) -> int:
+    """'61837.63000000' at scale 2 -> 6183763, exactly. Raises ValueError(text) for anything
+    that is not a plain non-negative decimal, or that is finer than 10**-scale."""
+    whole, dot, frac = text.partition(".")
+    # Grammar: digits, optionally '.' and digits. Rejects '', '.5', '5.', '-1', '1e5', 'nan'.
+    if not (whole.isascii() and whole.isdigit()) or (dot and not (frac.isascii() and frac.isdigit())):
+        raise ValueError(text)
+    if len(frac) > scale:
+        if frac[scale:].strip("0"):
+            raise ValueError(text)
+        frac = frac[:scale]
+    digits = whole + frac.ljust(scale, "0")
+    return int(digits)
+
+
 def _text_to_steps(text, scale: int, step_units: int, what: str, inst: Instrument) -> int:
-    """'61837.63000000' with scale 2, step 1 -> 6183763. Exact; rejects off-grid values."""
     s = text if isinstance(text, str) else str(text)
-    whole, dot, frac = s.partition(".")
-    if not whole.isdigit() or (dot and not frac.isdigit() and frac != ""):
-        raise InstrumentError(f"{inst.venue}:{inst.symbol} {what} {s!r} is not a non-negative decimal")
-    extra = frac[scale:]
-    if extra and extra.strip("0"):
+    try:
+        units = decimal_text_units(s, scale)
+    except ValueError:
         raise InstrumentError(
-            f"{inst.venue}:{inst.symbol} {what} {s!r} is finer than the grid (10^-{scale})")
-    units = int(whole) * 10**scale + (int(frac[:scale].ljust(scale, "0")) if scale else 0)
+            f"{inst.venue}:{inst.symbol} {what} {s!r} is not a non-negative decimal on the 10^-{scale} grid") from None
     steps, rem = divmod(units, step_units)
     if rem:
         raise InstrumentError(f"{inst.venue}:{inst.symbol} {what} {s!r} is not a multiple of the step")
@@ -86,10 +97,11 @@ def parse_decimal(text: str, what: str) -> Decimal:
     return v
 
 
-# Exchange specs for the instruments Bot4 replays out of the box (Binance exchangeInfo,
-# August 2024). Others are given in config or inferred from the data.
+# Specs for the instruments Bot4 replays out of the box (Binance, August 2024). The lot is
+# the finest quantity the feed carries: spot book levels and trades show 6 decimals
+# (finer than the 0.00001 order step), so the engine must represent them exactly.
 BUILTIN = {
-    ("binance-spot", "BTCUSDT"): Instrument("binance-spot", "BTCUSDT", Decimal("0.01"), Decimal("0.00001"), Decimal("5")),
+    ("binance-spot", "BTCUSDT"): Instrument("binance-spot", "BTCUSDT", Decimal("0.01"), Decimal("0.000001"), Decimal("5")),
     ("binance-usdm", "BTCUSDT"): Instrument("binance-usdm", "BTCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("100")),
 }
 

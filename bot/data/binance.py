@@ -1,0 +1,371 @@
+"""Binance raw-feed reader: recorded combined-stream lines -> EVENT_DTYPE rows.
+
+Each line of a recorded file is ``<local receive time, ns> <raw JSON>`` (see
+../shared/data/README.md): combined-stream messages ``{"stream": ..., "data": {...}}`` for
+``depthUpdate`` diffs, ``bookTicker`` and ``trade``, and bare REST depth snapshots
+``{"lastUpdateId": ...}``. Spot and USD-M futures are told apart by the diffs' ``pu``
+field. Prices and quantities convert to int64 ticks/lots exactly (no float) through the
+instrument spec; a value off the tick or lot grid is an error.
+
+Rows keep receive order. Binance's rule "buffer diffs, then take the snapshot" is applied
+by :func:`snapshot_first_order`, which the replay uses to move each snapshot ahead of the
+diffs buffered while it was being fetched.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from bot.data import events as ev
+from bot.data.instruments import Instrument, InstrumentError, decimal_text_units, lookup
+
+PARSER_VERSION = 1
+
+
+class FeedError(ValueError):
+    """A recorded feed line is malformed; the message names the file and line."""
+
+
+@dataclass
+class ParseStats:
+    lines: int = 0
+    messages: int = 0
+    snapshots: int = 0
+    diffs: int = 0
+    trades: int = 0
+    quotes: int = 0
+    skipped: int = 0  # messages of streams Bot4 does not read (counted, not silently lost)
+
+
+def _texts_to_steps(texts: list[str], scale: int, step_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal strings -> int64 multiples of a step, exactly, in bulk.
+
+    Returns (values, bad) where bad is a boolean mask of strings that are not plain
+    non-negative decimals on the grid. Strings are joined without their dots and parsed by
+    numpy in one C call; each is then rescaled from its own number of decimals. A batch with
+    anything but plain decimals falls back to the exact per-string path, which is also the
+    reference the fast path is tested against.
+    """
+    n = len(texts)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    arr = np.array(texts)
+    if arr.dtype.kind != "U" or arr.dtype.itemsize // 4 > 19:
+        return _texts_to_steps_slow(texts, scale, step_units)
+    # Only plain decimals take the fast path: digits with at most one dot ('' , '-1', '+1',
+    # '1e5', 'nan', '1.2.3' all fail isdigit and go to the exact per-string path).
+    if not np.strings.isdigit(np.strings.replace(arr, ".", "", 1)).all():
+        return _texts_to_steps_slow(texts, scale, step_units)
+    dot = np.strings.find(arr, ".")
+    length = np.strings.str_len(arr)
+    if ((dot == 0) | (dot == length - 1)).any():  # '.5' or '5.'
+        return _texts_to_steps_slow(texts, scale, step_units)
+    decimals = np.where(dot < 0, 0, length - dot - 1)
+    try:
+        digits = np.fromstring("\n".join(texts).replace(".", ""), dtype=np.int64, sep="\n")
+    except ValueError:  # e.g. non-ASCII digits that isdigit() accepts
+        digits = np.zeros(0, np.int64)
+    if len(digits) != n:
+        return _texts_to_steps_slow(texts, scale, step_units)
+    int_digits = np.where(dot < 0, length, dot)
+    if (int_digits + scale > 18).any():  # the value at `scale` decimals might not fit int64
+        return _texts_to_steps_slow(texts, scale, step_units)
+    excess = np.maximum(decimals - scale, 0)  # digits finer than the grid: must be zeros
+    div = 10 ** excess
+    bad = digits % div != 0
+    units = digits // div * 10 ** np.maximum(scale - decimals, 0)
+    bad |= units % step_units != 0
+    return units // step_units, bad
+
+
+def _texts_to_steps_slow(texts, scale, step_units):
+    out = np.zeros(len(texts), np.int64)
+    bad = np.zeros(len(texts), bool)
+    for i, t in enumerate(texts):
+        try:
+            v, rem = divmod(decimal_text_units(t, scale), step_units)
+        except (ValueError, TypeError, AttributeError):
+            bad[i] = True
+            continue
+        bad[i] = rem != 0
+        out[i] = v
+    return out, bad
+
+
+def _open_lines(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _numbered_lines(path: Path, chunk: int = 1 << 24):
+    """(line number, line) of a plain or gzip file, read in large decompressed chunks."""
+    lineno = 0
+    with _open_lines(path) as f:
+        carry = b""
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            lines = (carry + block).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                lineno += 1
+                if line:
+                    yield lineno, line
+        if carry:
+            yield lineno + 1, carry
+
+
+def _venue_of(data: dict) -> str:
+    return "binance-usdm" if "pu" in data else "binance-spot"
+
+
+def sniff(path: str | os.PathLike) -> tuple[str, str]:
+    """(venue, symbol) of a recorded file, from its first depth diff."""
+    path = Path(path)
+    with _open_lines(path) as f:
+        for lineno, raw in enumerate(f, 1):
+            _, _, js = raw.partition(b" ")
+            try:
+                msg = orjson.loads(js)
+            except orjson.JSONDecodeError:
+                raise FeedError(f"{path}:{lineno}: not JSON after the timestamp") from None
+            data = msg.get("data") if isinstance(msg, dict) else None
+            if isinstance(data, dict) and data.get("e") == "depthUpdate":
+                return _venue_of(data), str(data.get("s", "")).upper()
+            if lineno > 100_000:
+                break
+    raise FeedError(f"{path}: no depthUpdate message found; cannot tell venue and symbol")
+
+
+def parse_file(path: str | os.PathLike, inst: Instrument, stats: ParseStats | None = None) -> np.ndarray:
+    """All rows of one recorded file, in receive order.
+
+    Python touches each message once (orjson does the JSON); the level strings are
+    collected and converted to ticks/lots in bulk by :func:`_texts_to_steps`.
+    """
+    path = Path(path)
+    stats = stats if stats is not None else ParseStats()
+    # One tuple per message: (kind, ts_exch, ts_local, seq_first, seq_last, seq_prev, line).
+    msgs: list[tuple] = []
+    # Per segment: a run of rows of one side inside a message, and the message it is in.
+    g_side, g_len, g_msg = [], [], []
+    prices: list[str] = []
+    qtys: list[str] = []
+    NONE_SEQ = ev.SEQ_NONE
+    BID, ASK, SNAP, UPD, TRADE, QUOTE = (ev.SIDE_BID, ev.SIDE_ASK, ev.EV_SNAPSHOT, ev.EV_UPDATE,
+                                         ev.EV_TRADE, ev.EV_QUOTE)
+    loads = orjson.loads
+    add_msg = msgs.append
+
+    def book_levels(bids, asks):
+        m = len(msgs) - 1
+        if not bids and not asks:  # keep the message (and its sequence ids) as one row
+            g_side.append(ev.SIDE_NONE); g_len.append(1); g_msg.append(m)
+            prices.append("0"); qtys.append("0")
+            return
+        for side, lv in ((BID, bids), (ASK, asks)):
+            if lv:
+                ps, qs = zip(*lv)
+                prices.extend(ps); qtys.extend(qs)
+                g_side.append(side); g_len.append(len(ps)); g_msg.append(m)
+
+    lineno = 0
+    gc_was_on = gc.isenabled()
+    gc.disable()  # millions of short-lived containers: the cyclic GC would rescan them all
+    try:
+        for lineno, raw in _numbered_lines(path):
+            ts_txt, sep, js = raw.partition(b" ")
+            if not sep:
+                raise FeedError(f"{path}:{lineno}: expected '<ns timestamp> <json>'")
+            ts_l = int(ts_txt)
+            msg = loads(js)
+            data = msg.get("data")
+            if data is None:
+                if "lastUpdateId" in msg:
+                    t = msg.get("T", msg.get("E"))
+                    add_msg((SNAP, int(t) * 1_000_000 if t is not None else -1, ts_l,
+                             NONE_SEQ, int(msg["lastUpdateId"]), NONE_SEQ, lineno))
+                    book_levels(msg["bids"], msg["asks"])
+                    stats.snapshots += 1
+                    continue
+                raise FeedError(f"{path}:{lineno}: neither a stream message nor a depth snapshot")
+            e = data.get("e")
+            if e == "depthUpdate":
+                pu = data.get("pu")
+                add_msg((UPD, int(data.get("T", data.get("E"))) * 1_000_000, ts_l,
+                         int(data["U"]), int(data["u"]), NONE_SEQ if pu is None else int(pu), lineno))
+                book_levels(data["b"], data["a"])
+                stats.diffs += 1
+            elif e == "trade":
+                maker = data["m"]
+                if maker is not True and maker is not False:
+                    raise FeedError(f"{path}:{lineno}: trade field 'm' must be true/false, got {maker!r}")
+                add_msg((TRADE, int(data["T"]) * 1_000_000, ts_l, NONE_SEQ, int(data["t"]), NONE_SEQ, lineno))
+                g_side.append(ASK if maker else BID)  # buyer is maker -> the seller took
+                g_len.append(1); g_msg.append(len(msgs) - 1)
+                prices.append(data["p"]); qtys.append(data["q"])
+                stats.trades += 1
+            elif e == "bookTicker" or (e is None and "u" in data and "B" in data):
+                t = data.get("T", data.get("E"))
+                add_msg((QUOTE, int(t) * 1_000_000 if t is not None else -1, ts_l,
+                         NONE_SEQ, int(data["u"]), NONE_SEQ, lineno))
+                m = len(msgs) - 1
+                g_side += (BID, ASK); g_len += (1, 1); g_msg += (m, m)
+                prices += (data["b"], data["a"]); qtys += (data["B"], data["A"])
+                stats.quotes += 1
+            else:
+                stats.skipped += 1
+    except FeedError:
+        raise
+    except orjson.JSONDecodeError:
+        raise FeedError(f"{path}:{lineno}: malformed JSON") from None
+    except KeyError as e:
+        raise FeedError(f"{path}:{lineno}: missing field {e.args[0]!r}") from None
+    except (ValueError, TypeError, AttributeError) as e:
+        raise FeedError(f"{path}:{lineno}: bad value ({e})") from None
+    except (OSError, EOFError, zlib.error) as e:
+        raise FeedError(f"{path}:{lineno}: cannot read: {e}") from None
+    finally:
+        if gc_was_on:
+            gc.enable()
+    stats.lines += lineno
+    stats.messages += len(msgs)
+    m_cols = np.array(msgs, dtype=np.int64).reshape(len(msgs), 7)
+    m_line = m_cols[:, 6]
+
+    # Segments -> rows. A message's segments are contiguous and in order.
+    g_len_a = np.asarray(g_len, np.int64)
+    n_rows = int(g_len_a.sum())
+    row_msg = np.repeat(np.asarray(g_msg, np.int64), g_len_a)
+    out = np.empty(n_rows, dtype=ev.EVENT_DTYPE)
+    for j, name in enumerate(("kind", "ts_exch", "ts_local", "seq_first", "seq_last", "seq_prev")):
+        out[name] = m_cols[row_msg, j]
+    out["side"] = np.repeat(np.asarray(g_side, np.uint8), g_len_a)
+    rows_per_msg = np.bincount(row_msg, minlength=len(msgs))
+    ends = np.cumsum(rows_per_msg)
+    flags = np.zeros(n_rows, np.uint16)
+    flags[ends - rows_per_msg] |= ev.EVF_BEGIN
+    flags[ends - 1] |= ev.EVF_END
+    out["flags"] = flags
+    out["reserved"] = 0
+    for name, texts, scale, step in (("price", prices, inst._price_scale, inst._tick_units),
+                                     ("qty", qtys, inst._qty_scale, inst._lot_units)):
+        vals, bad = _texts_to_steps(texts, scale, step)
+        if name == "price":
+            bad |= (vals <= 0) & (out["side"] != ev.SIDE_NONE)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FeedError(f"{path}:{m_line[row_msg[i]]}: {name} {texts[i]!r} is not a positive "
+                            f"decimal on the {inst.venue}:{inst.symbol} grid "
+                            f"({inst.tick_size if name == 'price' else inst.lot_size})")
+        out[name] = vals
+    return out
+
+
+def _cache_path(cache_dir: Path, path: Path, inst: Instrument) -> Path:
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{inst}|v{PARSER_VERSION}"
+    import hashlib
+
+    return cache_dir / f"binance-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+
+
+def load_events(paths: Sequence[str | os.PathLike] | str | os.PathLike,
+                instrument: Instrument | None = None,
+                cache_dir: str | os.PathLike | None = None,
+                stats: ParseStats | None = None) -> tuple[np.ndarray, Instrument]:
+    """Rows of one stream recorded across one or more files, as one continuous session.
+
+    Files are ordered by their first receive time. All must be of the same venue and
+    symbol. With ``cache_dir`` the parsed rows of each file are kept as .npy keyed by the
+    file's path, size and mtime, so a second load does not re-parse.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise FeedError("no input files")
+    for p in paths:
+        if not p.is_file():
+            raise FeedError(f"{p}: no such file")
+    ids = {p: sniff(p) for p in paths}
+    kinds = set(ids.values())
+    if len(kinds) > 1:
+        detail = ", ".join(f"{p.name}={v}:{s}" for p, (v, s) in ids.items())
+        raise FeedError(f"files are of different streams ({detail}); replay one stream at a time")
+    venue, symbol = kinds.pop()
+    if instrument is None:
+        try:
+            instrument = lookup(venue, symbol)
+        except InstrumentError as e:
+            raise FeedError(f"{e}; pass the tick and lot size explicitly") from None
+    arrays = []
+    for p in paths:
+        cached = _cache_path(Path(cache_dir).expanduser(), p, instrument) if cache_dir else None
+        if cached is not None and cached.exists():
+            arr = np.load(cached, allow_pickle=False)
+            if arr.dtype != ev.EVENT_DTYPE:
+                arr = parse_file(p, instrument, stats)
+        else:
+            arr = parse_file(p, instrument, stats)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_suffix(".tmp.npy")
+                np.save(tmp, arr, allow_pickle=False)
+                os.replace(tmp, cached)
+        arrays.append(arr)
+    arrays.sort(key=lambda a: int(a["ts_local"][0]) if len(a) else 0)
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0], instrument
+
+
+def message_starts(events: np.ndarray) -> np.ndarray:
+    """Row index where each message begins."""
+    return np.flatnonzero(events["flags"] & ev.EVF_BEGIN)
+
+
+def snapshot_first_order(events: np.ndarray) -> np.ndarray:
+    """A row permutation that applies each snapshot before the diffs buffered while it was fetched.
+
+    Binance: buffer the diff stream, fetch the snapshot (lastUpdateId L), then apply the
+    buffered diffs with u > L. In receive order the snapshot line comes after those
+    diffs; this moves each snapshot message ahead of the first diff message after the
+    previous snapshot whose u > L. Everything else keeps receive order.
+    """
+    n = len(events)
+    starts = message_starts(events)
+    ends = np.append(starts[1:], n)
+    kind = events["kind"][starts]
+    seq_last = events["seq_last"][starts]
+    order = list(range(len(starts)))
+    snap_msgs = np.flatnonzero(kind == ev.EV_SNAPSHOT)
+    if len(snap_msgs) == 0:
+        return np.arange(n)
+    prev = 0
+    for s in snap_msgs:
+        last_id = seq_last[s]
+        target = None
+        for m in range(prev, s):
+            if kind[m] == ev.EV_UPDATE and seq_last[m] > last_id:
+                target = m
+                break
+        if target is not None:
+            pos_s = order.index(s)
+            order.pop(pos_s)
+            order.insert(order.index(target), s)
+        prev = s + 1
+    return np.concatenate([np.arange(starts[m], ends[m]) for m in order]) if order else np.arange(0)
+
+
+def iter_paths(args: Iterable[str]) -> list[Path]:
+    return [Path(a) for a in args]
