@@ -9,11 +9,15 @@ BOT4_ONLY=book,ring limits the build to those modules (for fast iteration).
 """
 
 import glob
+import json
 import os
-
+import platform
+import subprocess
+import Cython
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 CFLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing", "-D_GNU_SOURCE"]
 if os.environ.get("BOT4_CFLAGS"):
@@ -35,7 +39,35 @@ extensions = [
     if not only or os.path.splitext(os.path.basename(pyx))[0] in only
 ]
 
+
+class build_ext_with_info(build_ext):
+    """build_ext that also records how the engine was built (read by `bot4 perf-manifest`)."""
+
+    def run(self):
+        super().run()
+        cc = self.compiler.compiler_so[0] if getattr(self, "compiler", None) else "cc"
+        try:
+            version = subprocess.run([cc, "--version"], capture_output=True, text=True,
+                                     check=False).stdout.splitlines()[0]
+        except (OSError, IndexError):
+            version = "unknown"
+        info = {
+            "compiler": cc,
+            "compiler_version": version,
+            "cflags": CFLAGS,
+            "python": platform.python_version(),
+            "cython": Cython.__version__,
+            "numpy_build": numpy.__version__,
+            "machine": platform.machine(),
+        }
+        target_dir = "engine" if self.inplace else os.path.join(self.build_lib, "engine")
+        os.makedirs(target_dir, exist_ok=True)
+        with open(os.path.join(target_dir, "_build_info.json"), "w") as f:
+            json.dump(info, f, indent=2)
+
+
 setup(
+    cmdclass={"build_ext": build_ext_with_info},
     ext_modules=cythonize(
         extensions,
         language_level=3,
