@@ -1,0 +1,498 @@
+# distutils: sources = csrc/book.c
+"""L2 order book on int64 ticks and lots, over csrc/book.c.
+
+Representation and costs: see csrc/book.h (dense window + occupancy bitmap around the
+touch, sorted overflow for far-away levels). Sides are ``SIDE_BID = 0`` and
+``SIDE_ASK = 1`` (bot.data.events).
+
+Everything entering here is checked before the book is touched; a bad argument raises
+``ValueError``/``TypeError`` naming the field, row and value and leaves the book as it
+was. The C below trusts what passes.
+
+Batch input is a 1-D C-contiguous array of exactly ``bot.data.events.EVENT_DTYPE``:
+  * rows must be in non-decreasing ``ts_local`` (an unsorted batch is rejected);
+  * snapshot and diff messages are runs of rows framed by EVF_BEGIN .. EVF_END sharing
+    their sequence ids; a batch holds whole messages (a message never spans two batches);
+  * snapshot bids strictly descending, asks strictly ascending (best first, as Binance
+    sends them), quantities > 0, not crossed;
+  * trade and quote rows are validated for range and counted as skipped.
+Diffs that arrive before the first snapshot (or after a gap) are BUFFERED, as Binance's
+procedure says, and run through the sequence rules when the next snapshot arrives;
+see ``Book.apply_batch``.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint64_t
+
+from engine.book cimport *
+
+from bot.data.events import EVENT_DTYPE
+
+cdef extern from "clock.h":
+    int64_t bot4_now_ns() nogil
+
+cnp.import_array()
+
+SIDE_BID = 0
+SIDE_ASK = 1
+
+PRICE_MAX = BOT4_BOOK_PRICE_MAX
+WINDOW_DEFAULT = BOT4_BOOK_WINDOW_DEFAULT
+PENDING_DEFAULT = BOT4_BOOK_PENDING_DEFAULT
+
+#: One row per applied diff message: its u and the top of book after it (0, 0 = empty side).
+BBO_DTYPE = np.dtype([
+    ("u", "<i8"), ("ts_local", "<i8"),
+    ("bid_price", "<i8"), ("bid_qty", "<i8"), ("ask_price", "<i8"), ("ask_qty", "<i8"),
+])
+assert BBO_DTYPE.itemsize == sizeof(bot4_book_bbo)
+
+STATS_FIELDS = ("rows", "level_updates", "snapshots", "diffs_applied", "diffs_stale",
+                "diffs_buffered", "diffs_buffer_dropped", "gaps", "resyncs", "crossed",
+                "rows_skipped", "bbo_written")
+
+FillCost = namedtuple("FillCost", "filled notional vwap levels complete")
+FillCost.__doc__ = """Walking one side from the touch to take `qty` lots.
+filled: lots taken (< qty when the side runs out: complete is False);
+notional: exact sum of price_ticks * lots (int); vwap: notional / filled in ticks (float,
+None when nothing filled); levels: price levels touched."""
+
+_STATE_NAMES = {BOT4_BOOK_WAIT_SNAPSHOT: "waiting_snapshot", BOT4_BOOK_SYNCING: "syncing",
+                BOT4_BOOK_LIVE: "live"}
+
+# reason code -> (field, explanation)
+_VERR = {
+    1: ("kind", "kind must be 1..4 (snapshot, update, trade, quote)"),
+    2: ("side", "side must be 0 (bid), 1 (ask) or 2 (none)"),
+    3: ("price", f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks"),
+    4: ("qty", "qty must be >= 0 lots"),
+    5: ("ts_local", "rows must be in non-decreasing ts_local (unsorted batch)"),
+    6: ("flags", "snapshot/update row outside a message (no EVF_BEGIN)"),
+    7: ("flags", "EVF_BEGIN while the previous message is still open"),
+    8: ("flags", "message not closed by EVF_END before this kind / the batch end"),
+    9: ("seq_first", "seq_first differs within one message"),
+    10: ("seq_last", "seq_last differs within one message"),
+    11: ("seq_prev", "seq_prev differs within one message"),
+    12: ("seq_first", "diff seq_first (U) must be in 0..seq_last"),
+    13: ("seq_last", "seq_last must be >= 0 for snapshot and diff messages"),
+    14: ("side", "side NONE is only allowed as the single row of an empty message"),
+    15: ("qty", "snapshot levels must have qty > 0"),
+    16: ("price", "snapshot bids must strictly descend and asks strictly ascend (sorted, no duplicates)"),
+    17: ("price", "snapshot is crossed (best bid >= best ask)"),
+}
+
+
+cdef inline object _stats_dict(const bot4_book_stats *s):
+    return {
+        "rows": s.rows, "level_updates": s.level_updates, "snapshots": s.snapshots,
+        "diffs_applied": s.diffs_applied, "diffs_stale": s.diffs_stale,
+        "diffs_buffered": s.diffs_buffered, "diffs_buffer_dropped": s.diffs_buffer_dropped,
+        "gaps": s.gaps, "resyncs": s.resyncs, "crossed": s.crossed,
+        "rows_skipped": s.rows_skipped, "bbo_written": s.bbo_written,
+    }
+
+
+cdef inline int _check_side(int side) except -1:
+    if side != SIDE_BID and side != SIDE_ASK:
+        raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
+    return 0
+
+
+def _level_array(name, x, check_price):
+    """x as a 1-D C-contiguous int64 array, or a ValueError/TypeError naming name."""
+    if isinstance(x, np.ndarray):
+        a = x
+    else:
+        a = np.asarray(x)
+        if a.size == 0:
+            a = a.astype(np.int64)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if a.dtype.kind == "f":
+        bad = np.flatnonzero(np.isnan(a))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] is NaN")
+        raise TypeError(f"{name} must be int64 (ticks/lots), got {a.dtype}")
+    if a.dtype != np.int64:
+        if a.dtype.kind in "iu" and a.size and (a.min() < -2**63 or a.max() > 2**63 - 1):
+            raise ValueError(f"{name} does not fit int64")
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be int64 (ticks/lots), got {a.dtype}")
+        a = a.astype(np.int64)
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if check_price:
+        bad = np.flatnonzero((a <= 0) | (a > BOT4_BOOK_PRICE_MAX))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {a[bad[0]]}: price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks")
+    else:
+        bad = np.flatnonzero(a <= 0)
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {a[bad[0]]}: snapshot qty must be > 0 lots")
+    return a
+
+
+cdef class Book:
+    """L2 book of one instrument: int64 price ticks (> 0), int64 lots (>= 0).
+
+    Book(window_ticks=65536, pending_rows=262144): window_ticks is the dense window per
+    side around the touch (a power of two, 4096 .. 16777216: set it to cover where most
+    updates land, e.g. 2^16 ticks = 655 USD at tick 0.01); pending_rows bounds the rows of
+    diffs buffered while waiting for a snapshot (oldest dropped and counted beyond it).
+    """
+
+    def __cinit__(self, int64_t window_ticks=BOT4_BOOK_WINDOW_DEFAULT,
+                  int64_t pending_rows=BOT4_BOOK_PENDING_DEFAULT):
+        self.ready = False
+        if (window_ticks < BOT4_BOOK_WINDOW_MIN or window_ticks > BOT4_BOOK_WINDOW_MAX
+                or (window_ticks & (window_ticks - 1))):
+            raise ValueError(f"window_ticks must be a power of two in {BOT4_BOOK_WINDOW_MIN}.."
+                             f"{BOT4_BOOK_WINDOW_MAX}, got {window_ticks}")
+        if pending_rows < 1:
+            raise ValueError(f"pending_rows must be >= 1, got {pending_rows}")
+        if bot4_book_init(&self.b, window_ticks, pending_rows) != BOT4_BOOK_OK:
+            raise MemoryError("book: cannot allocate the windows")
+        self.ready = True
+
+    def __dealloc__(self):
+        if self.ready:
+            bot4_book_free(&self.b)
+
+    # ------------------------------------------------------------------ updates
+    def update(self, int side, int64_t price, int64_t qty):
+        """Set one level (qty 0 deletes; deleting an absent level is a no-op). No
+        sequence checks: this is the direct path for live single-level feeds and tests."""
+        if side != 0 and side != 1:
+            raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
+        if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
+            raise ValueError(f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks, got {price}")
+        if qty < 0:
+            raise ValueError(f"qty must be >= 0 lots, got {qty}")
+        if bot4_book_update(&self.b, side, price, qty) != BOT4_BOOK_OK:
+            raise MemoryError("book: out of memory growing the overflow levels")
+
+    def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys, last_update_id):
+        """Replace the book. Bids strictly descending, asks strictly ascending (best
+        first), qty > 0, not crossed. last_update_id (>= 0) is Binance's lastUpdateId:
+        diffs with u <= it are stale; diffs buffered while waiting are then replayed.
+        Returns the number of buffered diff messages that were applied."""
+        bp = _level_array("bid_prices", bid_prices, True)
+        bq = _level_array("bid_qtys", bid_qtys, False)
+        ap = _level_array("ask_prices", ask_prices, True)
+        aq = _level_array("ask_qtys", ask_qtys, False)
+        if len(bp) != len(bq):
+            raise ValueError(f"bid_prices has {len(bp)} entries but bid_qtys has {len(bq)}")
+        if len(ap) != len(aq):
+            raise ValueError(f"ask_prices has {len(ap)} entries but ask_qtys has {len(aq)}")
+        bad = np.flatnonzero(np.diff(bp) >= 0)
+        if bad.size:
+            i = bad[0] + 1
+            raise ValueError(f"bid_prices[{i}] = {bp[i]}: bids must strictly descend (sorted, no duplicates)")
+        bad = np.flatnonzero(np.diff(ap) <= 0)
+        if bad.size:
+            i = bad[0] + 1
+            raise ValueError(f"ask_prices[{i}] = {ap[i]}: asks must strictly ascend (sorted, no duplicates)")
+        if len(bp) and len(ap) and bp[0] >= ap[0]:
+            raise ValueError(f"snapshot is crossed: best bid {bp[0]} >= best ask {ap[0]}")
+        if isinstance(last_update_id, float) or int(last_update_id) < 0 or int(last_update_id) >= 2**63:
+            raise ValueError(f"last_update_id must be an integer in 0..2^63-1, got {last_update_id!r}")
+        cdef int64_t L = int(last_update_id)
+        cdef const int64_t[::1] vbp = bp, vbq = bq, vap = ap, vaq = aq
+        cdef int64_t nb = len(bp), na = len(ap), n_out = 0
+        cdef int64_t applied_before = self.b.stats.diffs_applied
+        cdef int rc
+        cdef const int64_t *pbp = &vbp[0] if nb else NULL
+        cdef const int64_t *pbq = &vbq[0] if nb else NULL
+        cdef const int64_t *pap = &vap[0] if na else NULL
+        cdef const int64_t *paq = &vaq[0] if na else NULL
+        with nogil:
+            rc = bot4_book_apply_snapshot(&self.b, pbp, pbq, nb, pap, paq, na, L, NULL, &n_out)
+        if rc != BOT4_BOOK_OK:
+            raise MemoryError("book: out of memory applying the snapshot (book needs a resync)")
+        return self.b.stats.diffs_applied - applied_before
+
+    def apply_batch(self, events, bbo_out=None):
+        """Apply a whole event array in one C call (GIL released), after validating all of
+        it (nothing is applied if any row is bad).
+
+        Sequence rules (Binance): a snapshot message replaces the book and sets
+        lastUpdateId L; diffs with u <= L (or <= the last applied u) are dropped as stale;
+        the first applied diff must have U <= L+1 <= u; then U == prev u + 1 (spot,
+        seq_prev == -1) or pu == prev u (futures). A break is a gap: needs_resync is set,
+        nothing is applied until the next snapshot. Diffs that arrive while waiting for a
+        snapshot are buffered and replayed through these rules when it arrives.
+
+        bbo_out: optional BBO_DTYPE array receiving one row per applied diff (its u and
+        the best bid/ask after it); it must hold at least (diff messages in the batch +
+        self.pending_messages) rows. Returns a dict of this call's counts (STATS_FIELDS).
+        """
+        if not isinstance(events, np.ndarray):
+            raise TypeError(f"events must be a numpy array of EVENT_DTYPE, got {type(events).__name__}")
+        if events.dtype != EVENT_DTYPE:
+            raise TypeError(f"events dtype must be bot.data.events.EVENT_DTYPE, got {events.dtype}")
+        if events.ndim != 1:
+            raise ValueError(f"events must be 1-D, got shape {events.shape}")
+        if not events.flags.c_contiguous:
+            raise ValueError("events must be C-contiguous")
+        cdef cnp.ndarray ev = events
+        cdef cnp.ndarray out_arr
+        cdef bot4_book_bbo *out = NULL
+        if bbo_out is not None:
+            if not isinstance(bbo_out, np.ndarray) or bbo_out.dtype != BBO_DTYPE:
+                raise TypeError(f"bbo_out must be a numpy array of engine.book.BBO_DTYPE, got "
+                                f"{getattr(bbo_out, 'dtype', type(bbo_out).__name__)}")
+            if bbo_out.ndim != 1 or not bbo_out.flags.c_contiguous or not bbo_out.flags.writeable:
+                raise ValueError("bbo_out must be 1-D, C-contiguous and writeable")
+            out_arr = bbo_out
+            out = <bot4_book_bbo *> cnp.PyArray_DATA(out_arr)
+        cdef const bot4_event *p = <const bot4_event *> cnp.PyArray_DATA(ev)
+        cdef int64_t n = ev.shape[0], n_diffs = 0, n_out = 0
+        cdef bot4_book_verr err
+        cdef int rc
+        with nogil:
+            rc = bot4_book_validate_batch(p, n, &err, &n_diffs)
+        if rc != BOT4_BOOK_OK:
+            field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
+            raise ValueError(f"events[{err.row}].{field} = {err.value}: {why}")
+        if out != NULL and bbo_out.shape[0] < n_diffs + self.b.pending_msgs:
+            raise ValueError(f"bbo_out has {bbo_out.shape[0]} rows but up to "
+                             f"{n_diffs + self.b.pending_msgs} diffs may be applied "
+                             f"({n_diffs} in the batch + {self.b.pending_msgs} buffered)")
+        cdef bot4_book_stats before = self.b.stats
+        with nogil:
+            rc = bot4_book_apply_batch(&self.b, p, n, out, &n_out)
+        if rc != BOT4_BOOK_OK:
+            raise MemoryError("book: out of memory applying the batch (book needs a resync)")
+        after = _stats_dict(&self.b.stats)
+        prev = _stats_dict(&before)
+        return {k: after[k] - prev[k] for k in STATS_FIELDS}
+
+    def reset(self):
+        """Empty book, no snapshot, buffered diffs and counters cleared."""
+        bot4_book_reset(&self.b)
+
+    # ------------------------------------------------------------------ queries
+    def best_bid(self):
+        """(price, qty) of the best bid, or None."""
+        cdef int64_t px, q
+        if bot4_book_best(&self.b, 0, &px, &q):
+            return (px, q)
+        return None
+
+    def best_ask(self):
+        """(price, qty) of the best ask, or None."""
+        cdef int64_t px, q
+        if bot4_book_best(&self.b, 1, &px, &q):
+            return (px, q)
+        return None
+
+    def spread(self):
+        """best ask - best bid in ticks (negative when crossed), None if a side is empty."""
+        cdef int64_t bp, bq, ap, aq
+        if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
+            return ap - bp
+        return None
+
+    def mid(self):
+        """(best bid + best ask) / 2 in ticks as a float (exact: both are < 2^62, so the
+        half-tick sum is representable up to 2^53 ticks), None if a side is empty.
+        mid_x2() gives the exact integer sum."""
+        cdef int64_t bp, bq, ap, aq
+        if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
+            return (bp + ap) / 2.0
+        return None
+
+    def mid_x2(self):
+        """best bid + best ask in ticks (twice the mid, exact int), None if a side is empty."""
+        cdef int64_t bp, bq, ap, aq
+        if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
+            return bp + ap
+        return None
+
+    def depth_at(self, int side, int64_t price):
+        """Lots resting at price on side (0 when no level there)."""
+        _check_side(side)
+        if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
+            raise ValueError(f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks, got {price}")
+        return bot4_book_depth_at(&self.b, side, price)
+
+    def top(self, int64_t n):
+        """(bid_px, bid_qty, ask_px, ask_qty): up to n best levels per side, best first, as
+        int64 arrays (shorter than n when a side has fewer levels)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        cdef int64_t nb = min(n, bot4_book_level_count(&self.b, 0))
+        cdef int64_t na = min(n, bot4_book_level_count(&self.b, 1))
+        bpx = np.empty(nb, np.int64)
+        bq = np.empty(nb, np.int64)
+        apx = np.empty(na, np.int64)
+        aq = np.empty(na, np.int64)
+        cdef int64_t[::1] vbpx = bpx, vbq = bq, vapx = apx, vaq = aq
+        if nb:
+            bot4_book_top(&self.b, 0, nb, &vbpx[0], &vbq[0])
+        if na:
+            bot4_book_top(&self.b, 1, na, &vapx[0], &vaq[0])
+        return bpx, bq, apx, aq
+
+    def fill_cost(self, int side_taken, int64_t qty):
+        """Cost of taking qty lots from side_taken (SIDE_ASK = a buy walking the asks,
+        SIDE_BID = a sell walking the bids), walking from the touch. Returns FillCost."""
+        _check_side(side_taken)
+        if qty < 0:
+            raise ValueError(f"qty must be >= 0 lots, got {qty}")
+        cdef int64_t filled, hi, levels
+        cdef uint64_t lo
+        bot4_book_fill(&self.b, side_taken, qty, &filled, &hi, &lo, &levels)
+        notional = (int(hi) << 64) | int(lo)
+        vwap = notional / filled if filled else None
+        return FillCost(filled, notional, vwap, levels, filled == qty)
+
+    def is_crossed(self):
+        """True when both sides exist and best bid >= best ask."""
+        return bool(bot4_book_is_crossed(&self.b))
+
+    def level_count(self, int side):
+        """Number of price levels on side."""
+        _check_side(side)
+        return bot4_book_level_count(&self.b, side)
+
+    @property
+    def needs_resync(self):
+        """True after a gap until the next snapshot is applied."""
+        return bool(self.b.needs_resync)
+
+    @property
+    def last_update_id(self):
+        """The snapshot's lastUpdateId, then the last applied diff's u; None before any."""
+        return None if self.b.last_update_id < 0 else self.b.last_update_id
+
+    @property
+    def state(self):
+        """'waiting_snapshot', 'syncing' (snapshot applied, no diff yet) or 'live'."""
+        return _STATE_NAMES[self.b.state]
+
+    @property
+    def pending_messages(self):
+        """Diff messages buffered while waiting for a snapshot."""
+        return self.b.pending_msgs
+
+    @property
+    def window_ticks(self):
+        return self.b.window
+
+    def stats(self):
+        """Cumulative counts since creation/reset (dict of STATS_FIELDS)."""
+        return _stats_dict(&self.b.stats)
+
+
+# ---------------------------------------------------------------------- perf-manifest
+
+def perf_stages(int samples):
+    """Latency per operation of the book's hot-path stages, for `bot4 perf-manifest`.
+
+    Synthetic book: 2,000 levels a side at tick spacing 1..4 around 6,000,000 ticks;
+    operations drawn near the touch (geometric distance) with 1 in 20 far away.
+      book.update      one level update in C; a sample times 64 updates (ops_per_sample 64)
+      book.apply_batch per level update through bot4_book_apply_batch (sequence checks,
+                       BBO output); a sample is one batch of 16 diff messages of 8 levels
+                       (ops_per_sample 128)
+      book.top10       top 10 levels of both sides into arrays; a sample times 16 calls
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    rng = np.random.default_rng(12345)
+    cdef Book book = Book()
+    mid = 6_000_000
+    nlev = 2000
+    bid_px = mid - 1 - np.cumsum(rng.integers(1, 5, nlev))
+    ask_px = mid + 1 + np.cumsum(rng.integers(1, 5, nlev))
+    qty = rng.integers(1, 100_000, nlev)
+    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
+    # update stream: side, price, qty; 1 in 5 deletes, 1 in 20 far away
+    n_ops = 1 << 16
+    sides = rng.integers(0, 2, n_ops)
+    dist = np.minimum(rng.geometric(0.01, n_ops), 20_000)
+    far = rng.random(n_ops) < 0.05
+    dist = np.where(far, rng.integers(100_000, 3_000_000, n_ops), dist)
+    prices = np.where(sides == 0, mid - dist, mid + dist).astype(np.int64)
+    qtys = np.where(rng.random(n_ops) < 0.2, 0, rng.integers(1, 100_000, n_ops)).astype(np.int64)
+    cdef const int64_t[::1] vs = sides.astype(np.int64), vp = prices, vq = qtys
+    cdef int64_t mask = n_ops - 1, k = 0, i, j, t0, t1
+    lat_update = np.empty(samples, np.float64)
+    cdef double[::1] lu = lat_update
+    with nogil:
+        for i in range(samples):
+            t0 = bot4_now_ns()
+            for j in range(64):
+                bot4_book_update(&book.b, <int> vs[k & mask], vp[k & mask], vq[k & mask])
+                k += 1
+            t1 = bot4_now_ns()
+            lu[i] = (t1 - t0) / 64.0
+    # apply_batch: a continuous spot-style diff stream of 16 messages x 8 levels per batch
+    from bot.data.events import EV_UPDATE, EVF_BEGIN, EVF_END, empty
+    cdef int64_t msgs = 16, per = 8, rows = msgs * per
+    cdef int64_t nbatches = 256
+    ev = empty(rows * nbatches)
+    ev["kind"] = EV_UPDATE
+    ev["ts_local"] = np.arange(rows * nbatches)
+    idx = np.arange(rows * nbatches) % n_ops
+    ev["side"] = sides[idx]
+    ev["price"] = prices[idx]
+    ev["qty"] = qtys[idx]
+    msg = np.arange(rows * nbatches) // per
+    ev["seq_first"] = 1 + msg * per
+    ev["seq_last"] = (msg + 1) * per
+    pos = np.arange(rows * nbatches) % per
+    ev["flags"] = np.where(pos == 0, EVF_BEGIN, 0) | np.where(pos == per - 1, EVF_END, 0)
+    cdef cnp.ndarray eva = ev
+    cdef const bot4_event *pev = <const bot4_event *> cnp.PyArray_DATA(eva)
+    cdef bot4_book_verr err
+    cdef int64_t nd, n_out
+    if bot4_book_validate_batch(pev, rows * nbatches, &err, &nd) != BOT4_BOOK_OK:
+        raise RuntimeError(f"perf_stages: synthetic batch invalid at row {err.row} (reason {err.reason})")
+    bbo = np.empty(msgs, BBO_DTYPE)
+    cdef cnp.ndarray bboa = bbo
+    cdef bot4_book_bbo *pbbo = <bot4_book_bbo *> cnp.PyArray_DATA(bboa)
+    lat_batch = np.empty(samples, np.float64)
+    cdef double[::1] lb = lat_batch
+    cdef int64_t bidx = 0
+    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
+    with nogil:
+        for i in range(samples):
+            if bidx == nbatches:  # stream exhausted: restart the sequence from a snapshot
+                bidx = 0
+                with gil:
+                    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
+            t0 = bot4_now_ns()
+            bot4_book_apply_batch(&book.b, pev + bidx * rows, rows, pbbo, &n_out)
+            t1 = bot4_now_ns()
+            bidx += 1
+            lb[i] = (t1 - t0) / <double> rows
+    if book.b.stats.gaps:
+        raise RuntimeError("perf_stages: synthetic diff stream produced a gap")
+    # top10
+    cdef int64_t tpx[10]
+    cdef int64_t tq[10]
+    lat_top = np.empty(samples, np.float64)
+    cdef double[::1] lt = lat_top
+    with nogil:
+        for i in range(samples):
+            t0 = bot4_now_ns()
+            for j in range(16):
+                bot4_book_top(&book.b, 0, 10, tpx, tq)
+                bot4_book_top(&book.b, 1, 10, tpx, tq)
+            t1 = bot4_now_ns()
+            lt[i] = (t1 - t0) / 16.0
+
+    def stage(lat, ops):
+        total = float(lat.sum())
+        return {"latency_ns": lat, "ops_per_sample": ops,
+                "throughput_per_s": (len(lat) / (total * 1e-9)) if total > 0 else float("inf")}
+
+    return {"book.update": stage(lat_update, 64),
+            "book.apply_batch": stage(lat_batch, int(rows)),
+            "book.top10": stage(lat_top, 16)}
