@@ -33,3 +33,25 @@ def pg_dsn() -> str:
     if not dsn:
         _need("a PostgreSQL server (BOT4_TEST_PG_DSN)")
     return dsn
+
+
+@pytest.fixture(scope="session")
+def parse_cache(tmp_path_factory) -> str:
+    """One .npy cache of parsed recorded files for the whole test session."""
+    return str(tmp_path_factory.mktemp("parse-cache"))
+
+
+@pytest.fixture(scope="session")
+def spot_events(shared_data, parse_cache):
+    """(events, instrument) of the two contiguous Binance spot files."""
+    from bot.data.binance import load_events
+
+    return load_events(sorted((shared_data / "binance" / "spot").glob("*.gz")), cache_dir=parse_cache)
+
+
+@pytest.fixture(scope="session")
+def usdm_events(shared_data, parse_cache):
+    """(events, instrument) of the Binance USD-M file."""
+    from bot.data.binance import load_events
+
+    return load_events([shared_data / "binance" / "usdm" / "btcusdt_20240808.gz"], cache_dir=parse_cache)

@@ -93,21 +93,6 @@ def test_rows_and_flags_of_each_message_kind(tmp_path):
     assert rows["ts_exch"][8] == -1  # spot bookTicker carries no exchange time
 
 
-def test_snapshot_is_moved_ahead_of_buffered_diffs(tmp_path):
-    snap = '{"lastUpdateId":100,"bids":[["61000.00","1"]],"asks":[["61000.01","1"]]}'
-    p = _write(tmp_path, [
-        "1 " + _diff(90, 95, [("61000.00", "1")], []),     # stale: u <= 100
-        "2 " + _diff(96, 102, [("61000.00", "2")], []),    # straddles 101: must follow the snapshot
-        "3 " + _diff(103, 104, [("61000.00", "3")], []),
-        "4 " + snap,
-        "5 " + _diff(105, 106, [("61000.00", "4")], []),
-    ])
-    rows = binance.parse_file(p, SPOT)
-    order = binance.snapshot_first_order(rows)
-    assert list(rows["seq_last"][order]) == [95, 100, 100, 102, 104, 106]
-    assert sorted(order) == list(range(len(rows)))
-
-
 # -- errors name file and line and say what was wrong ---------------------------------------
 
 @pytest.mark.parametrize("line,match", [

@@ -7,9 +7,9 @@ Each line of a recorded file is ``<local receive time, ns> <raw JSON>`` (see
 field. Prices and quantities convert to int64 ticks/lots exactly (no float) through the
 instrument spec; a value off the tick or lot grid is an error.
 
-Rows keep receive order. Binance's rule "buffer diffs, then take the snapshot" is applied
-by :func:`snapshot_first_order`, which the replay uses to move each snapshot ahead of the
-diffs buffered while it was being fetched.
+Rows keep receive order; Binance's rule "buffer diffs, then take the snapshot" is the
+book's job (engine.book buffers diffs that arrive before their snapshot), so a live feed
+and a replay go through the same code.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import gc
 import gzip
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,8 @@ PARSER_VERSION = 1
 
 
 class FeedError(ValueError):
-    """A recorded feed line is malformed; the message names the file and line."""
+    """A recorded feed line is malformed
+    the message names the file and line."""
 
 
 @dataclass
@@ -51,7 +52,8 @@ def _texts_to_steps(texts: list[str], scale: int, step_units: int) -> tuple[np.n
 
     Returns (values, bad) where bad is a boolean mask of strings that are not plain
     non-negative decimals on the grid. Strings are joined without their dots and parsed by
-    numpy in one C call; each is then rescaled from its own number of decimals. A batch with
+    numpy in one C call
+    each is then rescaled from its own number of decimals. A batch with
     anything but plain decimals falls back to the exact per-string path, which is also the
     reference the fast path is tested against.
     """
@@ -151,7 +153,8 @@ def sniff(path: str | os.PathLike) -> tuple[str, str]:
 def parse_file(path: str | os.PathLike, inst: Instrument, stats: ParseStats | None = None) -> np.ndarray:
     """All rows of one recorded file, in receive order.
 
-    Python touches each message once (orjson does the JSON); the level strings are
+    Python touches each message once (orjson does the JSON)
+    the level strings are
     collected and converted to ticks/lots in bulk by :func:`_texts_to_steps`.
     """
     path = Path(path)
@@ -171,14 +174,20 @@ def parse_file(path: str | os.PathLike, inst: Instrument, stats: ParseStats | No
     def book_levels(bids, asks):
         m = len(msgs) - 1
         if not bids and not asks:  # keep the message (and its sequence ids) as one row
-            g_side.append(ev.SIDE_NONE); g_len.append(1); g_msg.append(m)
-            prices.append("0"); qtys.append("0")
+            g_side.append(ev.SIDE_NONE)
+            g_len.append(1)
+            g_msg.append(m)
+            prices.append("0")
+            qtys.append("0")
             return
         for side, lv in ((BID, bids), (ASK, asks)):
             if lv:
                 ps, qs = zip(*lv)
-                prices.extend(ps); qtys.extend(qs)
-                g_side.append(side); g_len.append(len(ps)); g_msg.append(m)
+                prices.extend(ps)
+                qtys.extend(qs)
+                g_side.append(side)
+                g_len.append(len(ps))
+                g_msg.append(m)
 
     lineno = 0
     gc_was_on = gc.isenabled()
@@ -213,16 +222,21 @@ def parse_file(path: str | os.PathLike, inst: Instrument, stats: ParseStats | No
                     raise FeedError(f"{path}:{lineno}: trade field 'm' must be true/false, got {maker!r}")
                 add_msg((TRADE, int(data["T"]) * 1_000_000, ts_l, NONE_SEQ, int(data["t"]), NONE_SEQ, lineno))
                 g_side.append(ASK if maker else BID)  # buyer is maker -> the seller took
-                g_len.append(1); g_msg.append(len(msgs) - 1)
-                prices.append(data["p"]); qtys.append(data["q"])
+                g_len.append(1)
+                g_msg.append(len(msgs) - 1)
+                prices.append(data["p"])
+                qtys.append(data["q"])
                 stats.trades += 1
             elif e == "bookTicker" or (e is None and "u" in data and "B" in data):
                 t = data.get("T", data.get("E"))
                 add_msg((QUOTE, int(t) * 1_000_000 if t is not None else -1, ts_l,
                          NONE_SEQ, int(data["u"]), NONE_SEQ, lineno))
                 m = len(msgs) - 1
-                g_side += (BID, ASK); g_len += (1, 1); g_msg += (m, m)
-                prices += (data["b"], data["a"]); qtys += (data["B"], data["A"])
+                g_side += (BID, ASK)
+                g_len += (1, 1)
+                g_msg += (m, m)
+                prices += (data["b"], data["a"])
+                qtys += (data["B"], data["A"])
                 stats.quotes += 1
             else:
                 stats.skipped += 1
@@ -327,45 +341,3 @@ def load_events(paths: Sequence[str | os.PathLike] | str | os.PathLike,
         arrays.append(arr)
     arrays.sort(key=lambda a: int(a["ts_local"][0]) if len(a) else 0)
     return np.concatenate(arrays) if len(arrays) > 1 else arrays[0], instrument
-
-
-def message_starts(events: np.ndarray) -> np.ndarray:
-    """Row index where each message begins."""
-    return np.flatnonzero(events["flags"] & ev.EVF_BEGIN)
-
-
-def snapshot_first_order(events: np.ndarray) -> np.ndarray:
-    """A row permutation that applies each snapshot before the diffs buffered while it was fetched.
-
-    Binance: buffer the diff stream, fetch the snapshot (lastUpdateId L), then apply the
-    buffered diffs with u > L. In receive order the snapshot line comes after those
-    diffs; this moves each snapshot message ahead of the first diff message after the
-    previous snapshot whose u > L. Everything else keeps receive order.
-    """
-    n = len(events)
-    starts = message_starts(events)
-    ends = np.append(starts[1:], n)
-    kind = events["kind"][starts]
-    seq_last = events["seq_last"][starts]
-    order = list(range(len(starts)))
-    snap_msgs = np.flatnonzero(kind == ev.EV_SNAPSHOT)
-    if len(snap_msgs) == 0:
-        return np.arange(n)
-    prev = 0
-    for s in snap_msgs:
-        last_id = seq_last[s]
-        target = None
-        for m in range(prev, s):
-            if kind[m] == ev.EV_UPDATE and seq_last[m] > last_id:
-                target = m
-                break
-        if target is not None:
-            pos_s = order.index(s)
-            order.pop(pos_s)
-            order.insert(order.index(target), s)
-        prev = s + 1
-    return np.concatenate([np.arange(starts[m], ends[m]) for m in order]) if order else np.arange(0)
-
-
-def iter_paths(args: Iterable[str]) -> list[Path]:
-    return [Path(a) for a in args]
