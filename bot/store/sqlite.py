@@ -1,0 +1,158 @@
+"""SQLite backend (stdlib sqlite3): the embedded default.
+
+One connection per thread (WAL lets readers run beside the single writer), autocommit
+mode with explicit `BEGIN IMMEDIATE` write transactions so the write lock is taken up
+front (no lock upgrade deadlocks between writers; others wait up to `busy_timeout_s`).
+`synchronous=FULL`: every commit fsyncs the WAL, so a committed journal batch survives a
+crash or power loss; the durability policy chooses how many records share a commit.
+
+Opening checks that the file is a SQLite database and runs `PRAGMA quick_check`, so a
+corrupt or truncated file is a clear StoreCorruptError naming the path, not a failure
+deep inside a later query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+
+from bot.store.errors import StoreConnectionError, StoreCorruptError, StoreError
+from bot.store.migrations.sqlite import MIGRATIONS
+from bot.store.sql import CursorWrapper, SqlStore
+
+_HEADER = b"SQLite format 3\x00"
+_CORRUPT_HINTS = ("malformed", "not a database", "disk image", "file is encrypted", "database corruption",
+                  "disk i/o error", "short read")
+
+
+def _same(sql: str) -> str:
+    return sql
+
+
+class SqliteStore(SqlStore):
+    backend = "sqlite"
+    MIGRATIONS = MIGRATIONS
+
+    def __init__(self, path: str, *, busy_timeout_s: float = 30.0, check_integrity: bool = True,
+                 migrate: bool = True):
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self._busy = float(busy_timeout_s)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        parent = os.path.dirname(self.path)
+        if not os.path.isdir(parent):
+            raise StoreError(f"SQLite database directory {parent} does not exist")
+        if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path, "rb") as f:
+                head = f.read(16)
+            if head != _HEADER:
+                raise StoreCorruptError(f"SQLite file {self.path} is not a SQLite database (bad header {head[:16]!r}); "
+                                        "restore it from a backup or move it away")
+        if check_integrity:
+            self.integrity_check(quick=True)
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # -- connections -----------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path} is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=self._busy)
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StoreError(f"SQLite file {self.path} could not switch to WAL (journal_mode={mode})")
+                conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.DatabaseError as e:
+                raise self._map(e) from None
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def _map(self, e: Exception) -> StoreError:
+        msg = str(e)
+        if isinstance(e, sqlite3.DatabaseError) and any(h in msg.lower() for h in _CORRUPT_HINTS):
+            return StoreCorruptError(f"SQLite file {self.path} is corrupt or truncated ({msg}); "
+                                     "restore it from a backup or move it away")
+        if isinstance(e, sqlite3.OperationalError) and "locked" in msg.lower():
+            return StoreConnectionError(f"SQLite file {self.path} stayed locked for {self._busy:.0f}s: {msg}")
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in msg.lower():
+            return StoreConnectionError(f"SQLite file {self.path} cannot be opened: {msg}")
+        return StoreError(f"SQLite {self.path}: {type(e).__name__}: {msg}")
+
+    @contextlib.contextmanager
+    def _tx(self):
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as e:
+            raise self._map(e) from None
+        try:
+            yield CursorWrapper(conn.cursor(), _same)
+            conn.execute("COMMIT")
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise self._map(e) from None
+            raise
+
+    @contextlib.contextmanager
+    def _read(self):
+        conn = self._conn()
+        try:
+            yield CursorWrapper(conn.cursor(), _same)
+        except sqlite3.Error as e:
+            raise self._map(e) from None
+
+    def _has_table(self, cur, name: str) -> bool:
+        return cur.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
+    def _dec_in(self, d):
+        return str(d)
+
+    def integrity_check(self, quick: bool = False) -> None:
+        """Raise StoreCorruptError if SQLite's own check finds damage."""
+        with self._read() as cur:
+            rows = cur.all("PRAGMA quick_check" if quick else "PRAGMA integrity_check")
+        msgs = [r[0] for r in rows]
+        if msgs != ["ok"]:
+            raise StoreCorruptError(f"SQLite file {self.path} is corrupt or truncated: {'; '.join(msgs[:5])}")
+
+    def close(self) -> None:
+        self._closed = True
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            with contextlib.suppress(sqlite3.Error):
+                c.close()
+
+    # -- market data -----------------------------------------------------------------------
+    def load_bars(self, instrument: str, interval_s: int, bars) -> int:
+        self._validate_bars(instrument, interval_s, bars)
+        rows = self._bar_rows(instrument, interval_s, bars)
+        with self._tx() as cur:
+            cur.many("INSERT INTO bars (instrument, interval_s, ts_ns, open_ticks, high_ticks, low_ticks, "
+                     "close_ticks, volume_lots, trades) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        return len(rows)
+
+    def load_trades(self, instrument: str, trades) -> int:
+        from bot.store.records import TRADE_DTYPE
+        self._check_md("trades", trades, TRADE_DTYPE)
+        rows = self._trade_rows(instrument, trades)
+        with self._tx() as cur:
+            cur.many("INSERT INTO trades (instrument, ts_ns, trade_id, price_ticks, qty_lots, side) "
+                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        return len(rows)
