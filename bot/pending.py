@@ -5,32 +5,35 @@ import sys
 import click
 
 
-class PendingCommand(click.Command):
-    """A command a later issue delivers: it says so (one line, exit code 2) instead of pretending."""
+def _where(issue: int | None) -> str:
+    return f"issue #{issue}" if issue is not None else "no issue filed yet"
 
-    def __init__(self, name: str, issue: int, what: str):
+
+def _refuse(name: str, what: str, issue: int | None):
+    click.echo(f"bot4 {name}: not built yet ({what}; {_where(issue)})", err=True)
+    sys.exit(2)
+
+
+class PendingCommand(click.Command):
+    """A leaf command that is not built yet."""
+
+    def __init__(self, name: str, issue: int | None, what: str):
         super().__init__(
             name,
-            help=f"{what} (not built yet: issue #{issue}).",
-            callback=self._run,
+            help=f"{what} (not built yet: {_where(issue)}).",
+            callback=lambda: _refuse(name, what, issue),
             context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         )
-        self.issue = issue
-        self.what = what
-
-    def _run(self):
-        click.echo(f"bot4 {self.name}: not built yet ({self.what}; issue #{self.issue})", err=True)
-        sys.exit(2)
 
 
 class PendingGroup(click.Group):
-    def __init__(self, name: str, issue: int, what: str):
-        super().__init__(name, help=f"{what} (not built yet: issue #{issue}).",
+    """A command group that is not built yet: any subcommand gets the same one-line answer."""
+
+    def __init__(self, name: str, issue: int | None, what: str):
+        super().__init__(name, help=f"{what} (not built yet: {_where(issue)}).",
                          invoke_without_command=True,
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-        self.issue = issue
-        self.what = what
+        self._what, self._issue = what, issue
 
     def invoke(self, ctx):
-        click.echo(f"bot4 {self.name}: not built yet ({self.what}; issue #{self.issue})", err=True)
-        sys.exit(2)
+        _refuse(self.name, self._what, self._issue)
