@@ -1,0 +1,401 @@
+/* micro_features.c - streaming microstructure features; formulas, sources, invariants and costs
+ * are in micro_features.h. Rings: a slot index advances modulo the capacity; a window of W over
+ * a ring of capacity C >= W subtracts the entry W messages back when a new one enters, so
+ * every window sum is maintained in O(1). Integer sums are exact (int64/__int128); the
+ * only floating state is the BVC bucket buy volume and the VPIN bucket ratios.
+ */
+#include "micro_features.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define L BOT4_FEATURES_LEVELS
+#define MIN_DT_NS 1000
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+int bot4_features_params_check(const bot4_features_params *p)
+{
+    const int64_t lim = (int64_t)1 << 24;
+    const int64_t v[] = {p->ofi_window, p->kyle_window, p->rv_window, p->cancel_short,
+                         p->cancel_long, p->trade_window, p->bvc_window, p->vpin_buckets,
+                         p->momentum_lag};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] < 1 || v[i] > lim) return BOT4_FEATURES_EINVAL;
+    if (p->cancel_short > p->cancel_long) return BOT4_FEATURES_EINVAL;
+    if (p->vpin_bucket < 1 || p->vpin_bucket > ((int64_t)1 << 60)) return BOT4_FEATURES_EINVAL;
+    return BOT4_FEATURES_OK;
+}
+
+void bot4_features_free(bot4_features *f)
+{
+    free(f->m_ofi); free(f->m_x); free(f->m_y); free(f->m_c); free(f->m_ts);
+    free(f->t_ts); free(f->t_px); free(f->t_qty); free(f->t_side);
+    free(f->b_dp); free(f->v_bvc); free(f->v_aggr); free(f->mom);
+    memset(f, 0, sizeof *f);
+}
+
+int bot4_features_init(bot4_features *f, const bot4_features_params *p)
+{
+    memset(f, 0, sizeof *f);
+    if (bot4_features_params_check(p) != BOT4_FEATURES_OK) return BOT4_FEATURES_EINVAL;
+    f->p = *p;
+    /* +1: the window's oldest entry is still needed for the cancel-burst time span. */
+    f->msg_cap = max64(max64(p->ofi_window, p->kyle_window), max64(p->rv_window, p->cancel_long)) + 1;
+    size_t mc = (size_t)f->msg_cap, tc = (size_t)p->trade_window;
+    f->m_ofi = calloc(mc * L, sizeof(int64_t));
+    f->m_x = calloc(mc, sizeof(int64_t));
+    f->m_y = calloc(mc, sizeof(int64_t));
+    f->m_c = calloc(mc, sizeof(int64_t));
+    f->m_ts = calloc(mc, sizeof(int64_t));
+    f->t_ts = calloc(tc, sizeof(int64_t));
+    f->t_px = calloc(tc, sizeof(int64_t));
+    f->t_qty = calloc(tc, sizeof(int64_t));
+    f->t_side = calloc(tc, 1);
+    f->b_dp = calloc((size_t)p->bvc_window, sizeof(int64_t));
+    f->v_bvc = calloc((size_t)p->vpin_buckets, sizeof(double));
+    f->v_aggr = calloc((size_t)p->vpin_buckets, sizeof(double));
+    f->mom = calloc((size_t)p->momentum_lag, sizeof(double));
+    if (!f->m_ofi || !f->m_x || !f->m_y || !f->m_c || !f->m_ts || !f->t_ts || !f->t_px ||
+        !f->t_qty || !f->t_side || !f->b_dp || !f->v_bvc || !f->v_aggr || !f->mom) {
+        bot4_features_free(f);
+        return BOT4_FEATURES_ENOMEM;
+    }
+    bot4_features_reset(f);
+    return BOT4_FEATURES_OK;
+}
+
+void bot4_features_reset(bot4_features *f)
+{
+    /* Rings keep their buffers; only counters and sums restart. */
+    f->now = 0;
+    memset(&f->cur, 0, sizeof f->cur);
+    memset(&f->prev, 0, sizeof f->prev);
+    f->has_book = 0;
+    f->msgs = 0; f->msg_head = 0;
+    memset(f->ofi_sum, 0, sizeof f->ofi_sum);
+    f->kx = f->ky = 0; f->kxx = f->kxy = 0; f->rv_yy = 0;
+    f->c_short = f->c_long = 0;
+    f->x_acc = 0; f->hit_bid = f->hit_ask = 0;
+    f->bid_since = f->ask_since = 0;
+    f->t_head = f->t_n = f->trades = 0; f->sv_sum = 0;
+    f->b_head = f->b_n = 0; f->b_s = 0; f->b_ss = 0;
+    f->last_trade_px = 0; f->has_last_trade = 0;
+    f->bucket_fill = 0; f->bucket_buy_bvc = 0.0; f->bucket_buy2_aggr = 0;
+    f->v_head = f->v_n = 0;
+    f->mom_head = f->mom_n = 0; f->samples = 0;
+}
+
+/* ---- tape ------------------------------------------------------------------------- */
+
+static double phi(double z) { return 0.5 * (1.0 + erf(z * 0.70710678118654752440)); }
+
+static void close_bucket(bot4_features *f)
+{
+    const double v = (double)f->p.vpin_bucket;
+    const double buy_a = 0.5 * (double)f->bucket_buy2_aggr;
+    f->v_bvc[f->v_head] = fabs(2.0 * f->bucket_buy_bvc - v) / v;
+    f->v_aggr[f->v_head] = fabs(2.0 * buy_a - v) / v;
+    f->v_head = f->v_head + 1 == f->p.vpin_buckets ? 0 : f->v_head + 1;
+    if (f->v_n < f->p.vpin_buckets) f->v_n++;
+    f->bucket_fill = 0;
+    f->bucket_buy_bvc = 0.0;
+    f->bucket_buy2_aggr = 0;
+}
+
+static void on_trade(bot4_features *f, const bot4_event *ev)
+{
+    const int64_t px = ev->price, q = ev->qty;
+    const int side = ev->side;
+    /* BVC: price change against the previous trade, sigma over the last bvc_window. */
+    const int64_t dp = f->has_last_trade ? px - f->last_trade_px : 0;
+    f->last_trade_px = px; f->has_last_trade = 1;
+    if (f->b_n == f->p.bvc_window) {
+        const int64_t old = f->b_dp[f->b_head];
+        f->b_s -= old; f->b_ss -= (__int128)old * old;
+    } else {
+        f->b_n++;
+    }
+    f->b_dp[f->b_head] = dp;
+    f->b_s += dp; f->b_ss += (__int128)dp * dp;
+    f->b_head = f->b_head + 1 == f->p.bvc_window ? 0 : f->b_head + 1;
+    const __int128 nvar = (__int128)f->b_n * f->b_ss - (__int128)f->b_s * f->b_s; /* n^2 var */
+    double buy_frac = 0.5;
+    if (nvar > 0) {
+        const double sigma = sqrt((double)nvar) / (double)f->b_n;
+        buy_frac = phi((double)dp / sigma);
+    }
+    /* Fill buckets; a trade crossing a boundary is split. */
+    int64_t left = q;
+    const int64_t w2 = side == BOT4_SIDE_BID ? 2 : side == BOT4_SIDE_ASK ? 0 : 1;
+    while (left > 0) {
+        int64_t take = f->p.vpin_bucket - f->bucket_fill;
+        if (take > left) take = left;
+        f->bucket_fill += take;
+        f->bucket_buy_bvc += (double)take * buy_frac;
+        f->bucket_buy2_aggr += take * w2;
+        left -= take;
+        if (f->bucket_fill == f->p.vpin_bucket) close_bucket(f);
+    }
+    /* Tape ring. */
+    const int64_t sgn = side == BOT4_SIDE_BID ? 1 : side == BOT4_SIDE_ASK ? -1 : 0;
+    if (f->t_n == f->p.trade_window) {
+        const int64_t h = f->t_head;
+        const int64_t os = f->t_side[h] == BOT4_SIDE_BID ? 1 : f->t_side[h] == BOT4_SIDE_ASK ? -1 : 0;
+        f->sv_sum -= os * f->t_qty[h];
+    } else {
+        f->t_n++;
+    }
+    f->t_ts[f->t_head] = ev->ts_local;
+    f->t_px[f->t_head] = px;
+    f->t_qty[f->t_head] = q;
+    f->t_side[f->t_head] = (uint8_t)side;
+    f->t_head = f->t_head + 1 == f->p.trade_window ? 0 : f->t_head + 1;
+    f->sv_sum += sgn * q;
+    f->trades++;
+    f->x_acc += sgn * q;
+    /* Volume hitting the touch as the book stood at the trade (for cancel_burst). */
+    if (f->has_book) {
+        if (side == BOT4_SIDE_ASK && f->cur.bid_qty[0] > 0 && px == f->cur.bid_px[0]) f->hit_bid += q;
+        if (side == BOT4_SIDE_BID && f->cur.ask_qty[0] > 0 && px == f->cur.ask_px[0]) f->hit_ask += q;
+    }
+}
+
+/* ---- book ------------------------------------------------------------------------- */
+
+static int64_t ask_key(int64_t px, int64_t qty) { return qty > 0 ? px : INT64_MAX; }
+
+static int64_t mid2(const bot4_features_levels *s, int *ok)
+{
+    *ok = s->bid_qty[0] > 0 && s->ask_qty[0] > 0;
+    return *ok ? s->bid_px[0] + s->ask_px[0] : 0;
+}
+
+static void read_levels(const bot4_book *b, int64_t ts, bot4_features_levels *s)
+{
+    memset(s, 0, sizeof *s);
+    s->ts = ts;
+    bot4_book_top(b, BOT4_SIDE_BID, L, s->bid_px, s->bid_qty);
+    bot4_book_top(b, BOT4_SIDE_ASK, L, s->ask_px, s->ask_qty);
+}
+
+static void on_book(bot4_features *f, const bot4_book *b, int64_t ts)
+{
+    f->prev = f->cur;
+    read_levels(b, ts, &f->cur);
+    const bot4_features_levels *c = &f->cur, *pv = &f->prev;
+    const int64_t slot = f->msg_head, cap = f->msg_cap;
+    /* OFI contributions per level. */
+    int64_t *e = f->m_ofi + slot * L;
+    for (int k = 0; k < L; k++) {
+        const int64_t pb = c->bid_px[k], qb = c->bid_qty[k], pb0 = pv->bid_px[k], qb0 = pv->bid_qty[k];
+        const int64_t pa = ask_key(c->ask_px[k], c->ask_qty[k]), qa = c->ask_qty[k];
+        const int64_t pa0 = ask_key(pv->ask_px[k], pv->ask_qty[k]), qa0 = pv->ask_qty[k];
+        e[k] = (pb >= pb0 ? qb : 0) - (pb <= pb0 ? qb0 : 0) - (pa <= pa0 ? qa : 0) + (pa >= pa0 ? qa0 : 0);
+    }
+    /* Mid change and signed volume (Kyle, RV). */
+    int ok0, ok1;
+    const int64_t m0 = mid2(pv, &ok0), m1 = mid2(c, &ok1);
+    const int64_t y = (ok0 && ok1) ? m1 - m0 : 0;
+    const int64_t x = f->x_acc;
+    f->x_acc = 0;
+    /* Touch depth removed unexplained by trades. */
+    int64_t cm = 0;
+    if (pv->bid_qty[0] > 0) {
+        int64_t removed = 0;
+        if (c->bid_qty[0] == 0 || c->bid_px[0] < pv->bid_px[0]) removed = pv->bid_qty[0];
+        else if (c->bid_px[0] == pv->bid_px[0]) removed = max64(pv->bid_qty[0] - c->bid_qty[0], 0);
+        cm += max64(removed - f->hit_bid, 0);
+    }
+    if (pv->ask_qty[0] > 0) {
+        int64_t removed = 0;
+        if (c->ask_qty[0] == 0 || c->ask_px[0] > pv->ask_px[0]) removed = pv->ask_qty[0];
+        else if (c->ask_px[0] == pv->ask_px[0]) removed = max64(pv->ask_qty[0] - c->ask_qty[0], 0);
+        cm += max64(removed - f->hit_ask, 0);
+    }
+    f->hit_bid = f->hit_ask = 0;
+    /* Touch survival. */
+    if (c->bid_qty[0] > 0 && (pv->bid_qty[0] == 0 || pv->bid_px[0] != c->bid_px[0])) f->bid_since = ts;
+    if (c->ask_qty[0] > 0 && (pv->ask_qty[0] == 0 || pv->ask_px[0] != c->ask_px[0])) f->ask_since = ts;
+    /* Enter the message ring; drop what leaves each window. */
+    const int64_t m = f->msgs;
+#define BACK(w) ((slot - (w) + cap) % cap)
+    if (m >= f->p.ofi_window) {
+        const int64_t *old = f->m_ofi + BACK(f->p.ofi_window) * L;
+        for (int k = 0; k < L; k++) f->ofi_sum[k] -= old[k];
+    }
+    if (m >= f->p.kyle_window) {
+        const int64_t j = BACK(f->p.kyle_window), ox = f->m_x[j], oy = f->m_y[j];
+        f->kx -= ox; f->ky -= oy; f->kxx -= (__int128)ox * ox; f->kxy -= (__int128)ox * oy;
+    }
+    if (m >= f->p.rv_window) {
+        const int64_t oy = f->m_y[BACK(f->p.rv_window)];
+        f->rv_yy -= (__int128)oy * oy;
+    }
+    if (m >= f->p.cancel_short) f->c_short -= f->m_c[BACK(f->p.cancel_short)];
+    if (m >= f->p.cancel_long) f->c_long -= f->m_c[BACK(f->p.cancel_long)];
+#undef BACK
+    for (int k = 0; k < L; k++) f->ofi_sum[k] += e[k];
+    f->m_x[slot] = x; f->m_y[slot] = y; f->m_c[slot] = cm; f->m_ts[slot] = ts;
+    f->kx += x; f->ky += y; f->kxx += (__int128)x * x; f->kxy += (__int128)x * y;
+    f->rv_yy += (__int128)y * y;
+    f->c_short += cm; f->c_long += cm;
+    f->msg_head = slot + 1 == cap ? 0 : slot + 1;
+    f->msgs = m + 1;
+    f->has_book = 1;
+}
+
+void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_event *ev)
+{
+    f->now = ev->ts_local;
+    switch (ev->kind) {
+    case BOT4_EV_TRADE:
+        on_trade(f, ev);
+        break;
+    case BOT4_EV_SNAPSHOT:
+    case BOT4_EV_UPDATE:
+        if (ev->flags & BOT4_EVF_END) on_book(f, b, ev->ts_local);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- vector ----------------------------------------------------------------------- */
+
+/* Time of the message w-1 back from the newest (the oldest one in a window of w). */
+static int64_t msg_ts_back(const bot4_features *f, int64_t w)
+{
+    const int64_t have = f->msgs < w ? f->msgs : w;
+    const int64_t j = ((f->msg_head - have) % f->msg_cap + f->msg_cap) % f->msg_cap;
+    return f->m_ts[j];
+}
+
+static double window_rate(const bot4_features *f, int64_t sum, int64_t w)
+{
+    const int64_t newest = f->m_ts[(f->msg_head - 1 + f->msg_cap) % f->msg_cap];
+    const int64_t dt = max64(newest - msg_ts_back(f, w), MIN_DT_NS);
+    return (double)sum / (double)dt;
+}
+
+void bot4_features_vector(const bot4_features *f, double *out)
+{
+    const bot4_features_levels *c = &f->cur;
+    const double nan = NAN;
+    const int two = c->bid_qty[0] > 0 && c->ask_qty[0] > 0;
+    const double pb = (double)c->bid_px[0], pa = (double)c->ask_px[0];
+    const double qb = (double)c->bid_qty[0], qa = (double)c->ask_qty[0];
+    out[BOT4_F_SPREAD] = two ? (double)(c->ask_px[0] - c->bid_px[0]) : nan;
+    const double mid = two ? 0.5 * (double)(c->bid_px[0] + c->ask_px[0]) : nan;
+    out[BOT4_F_MID] = mid;
+    const double micro = two ? (pb * qa + pa * qb) / (qb + qa) : nan;
+    out[BOT4_F_MICRO] = micro;
+    if (f->mom_n >= f->p.momentum_lag)
+        out[BOT4_F_MICRO_MOM] = micro - f->mom[f->mom_head]; /* oldest of the ring = lag back */
+    else
+        out[BOT4_F_MICRO_MOM] = nan;
+    int64_t sb = 0, sa = 0;
+    for (int k = 0; k < L; k++) {
+        const int64_t b = c->bid_qty[k], a = c->ask_qty[k];
+        out[BOT4_F_IMB1 + k] = b + a > 0 ? (double)(b - a) / (double)(b + a) : 0.0;
+        sb += b; sa += a;
+        out[BOT4_F_OFI1 + k] = (double)f->ofi_sum[k];
+    }
+    out[BOT4_F_IMB_CUM] = sb + sa > 0 ? (double)(sb - sa) / (double)(sb + sa) : 0.0;
+    /* VPIN: mean over the full buckets in the ring. */
+    if (f->v_n > 0) {
+        double s1 = 0.0, s2 = 0.0;
+        for (int64_t i = 0; i < f->v_n; i++) { s1 += f->v_bvc[i]; s2 += f->v_aggr[i]; }
+        out[BOT4_F_VPIN_BVC] = s1 / (double)f->v_n;
+        out[BOT4_F_VPIN_AGGR] = s2 / (double)f->v_n;
+    } else {
+        out[BOT4_F_VPIN_BVC] = out[BOT4_F_VPIN_AGGR] = nan;
+    }
+    /* Kyle's lambda over the last min(msgs, window) messages. */
+    const int64_t nk = f->msgs < f->p.kyle_window ? f->msgs : f->p.kyle_window;
+    const __int128 den = (__int128)nk * f->kxx - (__int128)f->kx * f->kx;
+    const __int128 num = (__int128)nk * f->kxy - (__int128)f->kx * f->ky;
+    out[BOT4_F_KYLE] = den != 0 ? 0.5 * ((double)num / (double)den) : nan;
+    out[BOT4_F_RV] = two ? 0.5 * sqrt((double)f->rv_yy) / mid : nan;
+    /* Tape over the last t_n trades. */
+    double rate_den = 0.0;
+    if (f->t_n > 0) {
+        const int64_t oldest = f->t_n == f->p.trade_window ? f->t_head : 0;
+        rate_den = (double)max64(f->now - f->t_ts[oldest], MIN_DT_NS);
+        out[BOT4_F_TRADE_RATE] = (double)f->t_n / rate_den * 1e9;
+    } else {
+        out[BOT4_F_TRADE_RATE] = 0.0;
+    }
+    out[BOT4_F_SIGNED_VOL] = (double)f->sv_sum;
+    /* Cancel burst. */
+    if (f->msgs > 0) {
+        const double rl = window_rate(f, f->c_long, f->p.cancel_long);
+        out[BOT4_F_CANCEL_BURST] = rl > 0.0 ? window_rate(f, f->c_short, f->p.cancel_short) / rl : 0.0;
+    } else {
+        out[BOT4_F_CANCEL_BURST] = 0.0;
+    }
+    out[BOT4_F_BID_AGE] = c->bid_qty[0] > 0 ? (double)(f->now - f->bid_since) * 1e-9 : nan;
+    out[BOT4_F_ASK_AGE] = c->ask_qty[0] > 0 ? (double)(f->now - f->ask_since) * 1e-9 : nan;
+    out[BOT4_F_QAHEAD_BID] = qb;
+    out[BOT4_F_QAHEAD_ASK] = qa;
+    /* Fill ETA from the recent trade rate at the touch price. */
+    int64_t vb = 0, va = 0;
+    for (int64_t i = 0; i < f->t_n; i++) {
+        if (f->t_side[i] == BOT4_SIDE_ASK && c->bid_qty[0] > 0 && f->t_px[i] == c->bid_px[0]) vb += f->t_qty[i];
+        if (f->t_side[i] == BOT4_SIDE_BID && c->ask_qty[0] > 0 && f->t_px[i] == c->ask_px[0]) va += f->t_qty[i];
+    }
+    out[BOT4_F_ETA_BID] = c->bid_qty[0] == 0 ? nan : vb > 0 ? qb / ((double)vb / rate_den * 1e9) : INFINITY;
+    out[BOT4_F_ETA_ASK] = c->ask_qty[0] == 0 ? nan : va > 0 ? qa / ((double)va / rate_den * 1e9) : INFINITY;
+}
+
+void bot4_features_sample(bot4_features *f, double *out)
+{
+    bot4_features_vector(f, out);
+    f->mom[f->mom_head] = out[BOT4_F_MICRO];
+    f->mom_head = f->mom_head + 1 == f->p.momentum_lag ? 0 : f->mom_head + 1;
+    if (f->mom_n < f->p.momentum_lag) f->mom_n++;
+    f->samples++;
+}
+
+/* ---- batch driver ----------------------------------------------------------------- */
+
+int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
+                      int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
+                      int64_t cap, int64_t *n_out, bot4_features_levels *trace,
+                      int64_t trace_cap, int64_t *n_trace)
+{
+    int64_t msg_start = 0, last_row = -1, no = 0, nt = 0;
+    int64_t last_ts = n > 0 ? ev[0].ts_local : 0;
+    int rc = BOT4_FEATURES_OK;
+    for (int64_t i = 0; i < n; i++) {
+        const bot4_event *e = &ev[i];
+        const int book_row = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
+        if (book_row) {
+            if (e->flags & BOT4_EVF_BEGIN) msg_start = i;
+            if (!(e->flags & BOT4_EVF_END)) continue;
+            int64_t nb = 0;
+            if (bot4_book_apply_batch(b, ev + msg_start, i - msg_start + 1, NULL, &nb) != BOT4_BOOK_OK)
+                rc = BOT4_FEATURES_ENOMEM;
+        }
+        bot4_features_on_event(f, b, e);
+        if (book_row && trace) {
+            if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; break; }
+            trace[nt++] = f->cur;
+        }
+        if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
+        const int due = (every > 0 && i - last_row >= every) ||
+                        (interval_ns > 0 && e->ts_local - last_ts >= interval_ns);
+        if (due) {
+            if (no == cap) { rc = BOT4_FEATURES_EINVAL; break; }
+            bot4_features_sample(f, out + no * BOT4_F_N);
+            out_row[no++] = i;
+            last_row = i;
+            last_ts = e->ts_local;
+        }
+        if (rc != BOT4_FEATURES_OK) break;
+    }
+    *n_out = no;
+    if (n_trace) *n_trace = nt;
+    return rc;
+}

@@ -1,0 +1,258 @@
+# distutils: sources = csrc/micro_features.c csrc/book.c
+"""Streaming microstructure features over csrc/micro_features.c (formulas and sources in
+that header; names and units in bot.features.layout).
+
+Two drivers over one C implementation:
+
+- :class:`Features` for live use: the caller applies each event to its ``engine.book.Book``,
+  then calls :meth:`Features.update` with the same rows; :meth:`Features.sample` returns
+  the vector at a decision point.
+- :func:`compute` for a whole recorded/synthetic array: it validates the array, applies each
+  book message to a private book and samples every N rows or every interval.
+"""
+
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+
+from engine.book cimport (
+    BOT4_BOOK_OK, BOT4_BOOK_PENDING_DEFAULT, BOT4_BOOK_WINDOW_DEFAULT, Book, bot4_book,
+    bot4_book_free, bot4_book_init, bot4_book_validate_batch, bot4_book_verr, bot4_event,
+)
+
+from bot.data.events import EVENT_DTYPE
+from bot.features.layout import LEVELS, N_FEATURES, NAMES, FeatureParams
+
+cnp.import_array()
+
+cdef extern from "clock.h":
+    int64_t bot4_now_ns() nogil
+
+if BOT4_F_N != N_FEATURES or BOT4_FEATURES_LEVELS != LEVELS:
+    raise ImportError(f"csrc/micro_features.h has {BOT4_F_N} features/{BOT4_FEATURES_LEVELS} levels, "
+                      f"bot.features.layout {N_FEATURES}/{LEVELS}: rebuild engine.features")
+
+# Top levels after each book message (mirrors bot4_features_levels).
+LEVELS_DTYPE = np.dtype([("ts", "<i8"), ("bid_px", "<i8", (LEVELS,)), ("bid_qty", "<i8", (LEVELS,)),
+                         ("ask_px", "<i8", (LEVELS,)), ("ask_qty", "<i8", (LEVELS,))])
+assert LEVELS_DTYPE.itemsize == sizeof(bot4_features_levels)
+
+_VERR = {1: "kind", 2: "side", 3: "price", 4: "qty", 5: "ts_local (unsorted)",
+         6: "flags (book row outside a message)", 7: "flags (nested BEGIN)",
+         8: "flags (message not closed by END)", 9: "seq_first (differs within message)",
+         10: "seq_last (differs within message)", 11: "seq_prev (differs within message)",
+         12: "seq_first (out of range)", 13: "seq_last (negative)",
+         14: "side (NONE in a multi-row message)", 15: "qty (0 in a snapshot)",
+         16: "price (snapshot not sorted)", 17: "price (snapshot crossed)"}
+
+
+class FeatureInputError(ValueError):
+    """The event array handed to the features is malformed (names the row, field, value)."""
+
+
+cdef bot4_features_params _params(object params) except *:
+    if params is None:
+        params = FeatureParams()
+    if not isinstance(params, FeatureParams):
+        raise TypeError(f"params must be a bot.features.FeatureParams, got {type(params).__name__}")
+    cdef bot4_features_params p
+    p.ofi_window = params.ofi_window
+    p.kyle_window = params.kyle_window
+    p.rv_window = params.rv_window
+    p.cancel_short = params.cancel_short
+    p.cancel_long = params.cancel_long
+    p.trade_window = params.trade_window
+    p.bvc_window = params.bvc_window
+    p.vpin_bucket = params.vpin_bucket
+    p.vpin_buckets = params.vpin_buckets
+    p.momentum_lag = params.momentum_lag
+    if bot4_features_params_check(&p) != BOT4_FEATURES_OK:
+        raise ValueError(f"invalid feature params {params!r}")
+    return p
+
+
+def _events(events, str what="events"):
+    if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE or events.ndim != 1:
+        raise FeatureInputError(f"{what} must be a 1-D EVENT_DTYPE array, got "
+                                f"{getattr(events, 'dtype', type(events).__name__)}")
+    return np.ascontiguousarray(events)
+
+
+def validate(events):
+    """Raise FeatureInputError naming the first malformed row, field and value."""
+    ev = _events(events)
+    cdef const unsigned char[::1] raw = ev.view(np.uint8)
+    cdef bot4_book_verr err
+    cdef int64_t ndiff = 0
+    cdef int rc
+    cdef int64_t n = ev.shape[0]
+    with nogil:
+        rc = bot4_book_validate_batch(<const bot4_event *>&raw[0] if n else NULL, n, &err, &ndiff)
+    if rc != BOT4_BOOK_OK:
+        what = _VERR.get(err.reason, f"reason {err.reason}")
+        raise FeatureInputError(f"events row {err.row}: bad {what}, value {err.value}")
+    return ev
+
+
+cdef class Features:
+    """Streaming features for a live driver (see the module docstring)."""
+
+    def __cinit__(self, params=None):
+        cdef bot4_features_params p = _params(params)
+        self.ready = False
+        if bot4_features_init(&self.f, &p) != BOT4_FEATURES_OK:
+            raise MemoryError("bot4_features_init failed")
+        self.ready = True
+
+    def __dealloc__(self):
+        if self.ready:
+            bot4_features_free(&self.f)
+
+    def update(self, Book book not None, events):
+        """Feed rows that `book` has already applied (book rows act at their END row)."""
+        ev = _events(events)
+        kinds = ev["kind"]
+        if ev.shape[0] and (kinds.min() < 1 or kinds.max() > 4):
+            bad = int(np.flatnonzero((kinds < 1) | (kinds > 4))[0])
+            raise FeatureInputError(f"events row {bad}: bad kind, value {int(kinds[bad])}")
+        sides = ev["side"]
+        if ev.shape[0] and sides.max() > 2:
+            bad = int(np.flatnonzero(sides > 2)[0])
+            raise FeatureInputError(f"events row {bad}: bad side, value {int(sides[bad])}")
+        cdef const unsigned char[::1] raw = ev.view(np.uint8)
+        cdef const bot4_event *p = <const bot4_event *>&raw[0] if ev.shape[0] else NULL
+        cdef int64_t i, n = ev.shape[0]
+        with nogil:
+            for i in range(n):
+                bot4_features_on_event(&self.f, &book.b, p + i)
+
+    def vector(self):
+        """The current feature vector (float64[N_FEATURES]); no decision point is marked."""
+        out = np.empty(N_FEATURES, dtype=np.float64)
+        cdef double[::1] o = out
+        bot4_features_vector(&self.f, &o[0])
+        return out
+
+    def sample(self):
+        """The vector at a decision point (advances the microprice momentum ring)."""
+        out = np.empty(N_FEATURES, dtype=np.float64)
+        cdef double[::1] o = out
+        bot4_features_sample(&self.f, &o[0])
+        return out
+
+    def reset(self):
+        bot4_features_reset(&self.f)
+
+    @property
+    def messages(self):
+        return self.f.msgs
+
+    @property
+    def trades(self):
+        return self.f.trades
+
+    @property
+    def samples(self):
+        return self.f.samples
+
+
+def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint trace=False):
+    """Feature time series of a whole event array.
+
+    Samples after the row closing a message (or a trade) once `every` rows have passed, or
+    `interval_ns` has elapsed (ts_local), since the last sample; give exactly one of them.
+    Returns a dict: ``row`` (int64, the row sampled after), ``ts`` (its ts_local),
+    ``values`` (float64 [samples, N_FEATURES], columns in bot.features.layout.NAMES order)
+    and, with trace=True, ``levels`` (LEVELS_DTYPE, top levels after every book message).
+    """
+    if (every > 0) == (interval_ns > 0) or every < 0 or interval_ns < 0:
+        raise ValueError(f"give exactly one of every={every} (rows) or interval_ns={interval_ns} (> 0)")
+    cdef bot4_features_params p = _params(params)
+    ev = validate(events)
+    cdef int64_t n = ev.shape[0]
+    cdef int64_t cap
+    if every > 0:
+        cap = n // every + 1
+    else:
+        span = int(ev["ts_local"][n - 1] - ev["ts_local"][0]) if n else 0
+        cap = min(n, span // interval_ns + 2)
+    cap = max(cap, 1)
+    values = np.empty((cap, N_FEATURES), dtype=np.float64)
+    rows = np.empty(cap, dtype=np.int64)
+    cdef int64_t book_rows = int(np.count_nonzero((ev["kind"] <= 2) & ((ev["flags"] & 2) != 0))) if trace else 0
+    levels = np.zeros(max(book_rows, 1), dtype=LEVELS_DTYPE)
+    cdef double[:, ::1] vo = values
+    cdef int64_t[::1] ro = rows
+    cdef unsigned char[::1] lraw = levels.view(np.uint8)
+    cdef const unsigned char[::1] raw = ev.view(np.uint8) if n else np.zeros(64, np.uint8)
+    cdef bot4_features f
+    cdef bot4_book b
+    cdef int64_t n_out = 0, n_trace = 0
+    cdef int rc
+    cdef bot4_features_levels *tr = <bot4_features_levels *>&lraw[0] if trace else NULL
+    if bot4_features_init(&f, &p) != BOT4_FEATURES_OK:
+        raise MemoryError("bot4_features_init failed")
+    if bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
+        bot4_features_free(&f)
+        raise MemoryError("bot4_book_init failed")
+    try:
+        with nogil:
+            rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every, interval_ns,
+                                   &vo[0, 0], &ro[0], cap, &n_out, tr, book_rows, &n_trace)
+    finally:
+        bot4_book_free(&b)
+        bot4_features_free(&f)
+    if rc == BOT4_FEATURES_ENOMEM:
+        raise MemoryError("the book ran out of memory while replaying the events")
+    if rc != BOT4_FEATURES_OK:
+        raise RuntimeError(f"bot4_features_run returned {rc} (output capacity {cap})")
+    out = {"row": rows[:n_out].copy(), "ts": ev["ts_local"][rows[:n_out]],
+           "values": values[:n_out].copy()}
+    if trace:
+        out["levels"] = levels[:n_trace].copy()
+    return out
+
+
+def perf_stages(int samples):
+    """{"features.update": ...}: book apply + feature update per event, on a synthetic
+    stream (engine.synth, seed 1). One sample times a batch of 64 consecutive rows through
+    bot4_features_run (book apply, feature update, one vector at the batch end) and divides
+    by 64; `samples` batches are timed."""
+    from engine.synth import generate
+    cdef int64_t batch = 64
+    cdef int64_t need = samples * batch + 1
+    ev, _inst = generate(need, seed=1, regime="sideways")
+    ev = validate(ev)
+    cdef const unsigned char[::1] raw = ev.view(np.uint8)
+    cdef const bot4_event *base = <const bot4_event *>&raw[0]
+    cdef bot4_features_params p = _params(None)
+    cdef bot4_features f
+    cdef bot4_book b
+    lat = np.empty(samples, dtype=np.float64)
+    cdef double[::1] lo = lat
+    cdef double vec[64]
+    cdef int64_t row_out[4]
+    cdef int64_t n_out, s, t0, t1, total = 0, start
+    if bot4_features_init(&f, &p) != BOT4_FEATURES_OK:
+        raise MemoryError("bot4_features_init failed")
+    if bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
+        bot4_features_free(&f)
+        raise MemoryError("bot4_book_init failed")
+    try:
+        with nogil:
+            start = 0
+            for s in range(samples):
+                # batches start and end on message boundaries: synth messages are short
+                t0 = bot4_now_ns()
+                bot4_features_run(&f, &b, base + start, batch, batch, 0, vec, row_out, 1,
+                                  &n_out, NULL, 0, NULL)
+                t1 = bot4_now_ns()
+                lo[s] = <double>(t1 - t0) / batch
+                total += t1 - t0
+                start += batch
+    finally:
+        bot4_book_free(&b)
+        bot4_features_free(&f)
+    return {"features.update": {"latency_ns": lat, "ops_per_sample": int(batch),
+                                "throughput_per_s": samples * batch / (total * 1e-9)}}
