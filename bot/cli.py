@@ -22,7 +22,9 @@ def _register():
     main.add_command(perf_manifest)
     main.add_command(PendingCommand("sim", 4, "simulated trading on recorded or synthetic data"))
     main.add_command(PendingGroup("engine", 4, "start the engine on a live or simulated venue"))
-    main.add_command(PendingGroup("store", 5, "persistence: migrate, check, export"))
+    from bot.store.commands import store
+
+    main.add_command(store)
     main.add_command(PendingCommand("train", 6, "train models with purged walk-forward CV"))
     main.add_command(PendingGroup("models", 6, "model registry: list, show, promote, rollback, verify"))
 
