@@ -41,7 +41,7 @@ class StoreConfig:
     password_env: str = "BOT4_DB_PASSWORD"
     password_file: str = ""
     durability: str = "batch"  # "batch": fsync per batch; "event": fsync per event
-    batch_size: int = 256
+    batch_size: int = 2048  # most journal records per transaction (group commit)
     max_in_flight: int = 65536
 
 
