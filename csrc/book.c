@@ -707,7 +707,7 @@ int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *er
         int is_book = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
         if (!is_book) {
             if (open >= 0)
-                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, e->kind);
+                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
             continue;
         }
         if (e->flags & BOT4_EVF_BEGIN) {
@@ -729,7 +729,7 @@ int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *er
                 return verr(err, r, BOT4_BOOK_V_NO_BEGIN, e->flags);
             const bot4_event *h = &ev[open];
             if (e->kind != h->kind)
-                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, e->kind);
+                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, h->flags);
             if (e->seq_first != h->seq_first)
                 return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_FIRST, e->seq_first);
             if (e->seq_last != h->seq_last)
@@ -761,7 +761,7 @@ int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *er
             open = -1;
     }
     if (open >= 0)
-        return verr(err, open, BOT4_BOOK_V_UNTERMINATED, -1);
+        return verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
     *n_diff_msgs = diffs;
     return BOT4_BOOK_OK;
 }

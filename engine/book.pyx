@@ -26,6 +26,8 @@ from collections import namedtuple
 import numpy as np
 
 cimport numpy as cnp
+from cpython.long cimport PyLong_AsLongLong, PyLong_CheckExact
+from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdint cimport int64_t, uint64_t
 
 from engine.book cimport *
@@ -96,7 +98,23 @@ cdef inline object _stats_dict(const bot4_book_stats *s):
     }
 
 
-cdef inline int _check_side(int side) except -1:
+cdef int64_t _as_int64_slow(object v, str name) except? -1:
+    if isinstance(v, bool) or not PyIndex_Check(v):  # floats (NaN too), strings, None, ...
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+    v = PyNumber_Index(v)
+    if v < -2**63 or v >= 2**63:
+        raise ValueError(f"{name} = {v} does not fit int64")
+    return PyLong_AsLongLong(v)
+
+
+cdef inline int64_t _as_int64(object v, str name) except? -1:
+    """v as int64, or TypeError/ValueError naming the field: no silent float truncation."""
+    if PyLong_CheckExact(v) and -2**62 <= v <= 2**62:
+        return PyLong_AsLongLong(v)
+    return _as_int64_slow(v, name)
+
+
+cdef inline int _check_side(int64_t side) except -1:
     if side != SIDE_BID and side != SIDE_ASK:
         raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
     return 0
@@ -163,16 +181,19 @@ cdef class Book:
             bot4_book_free(&self.b)
 
     # ------------------------------------------------------------------ updates
-    def update(self, int side, int64_t price, int64_t qty):
+    def update(self, side_, price_, qty_):
         """Set one level (qty 0 deletes; deleting an absent level is a no-op). No
         sequence checks: this is the direct path for live single-level feeds and tests."""
+        cdef int64_t side = _as_int64(side_, "side")
+        cdef int64_t price = _as_int64(price_, "price")
+        cdef int64_t qty = _as_int64(qty_, "qty")
         if side != 0 and side != 1:
             raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
         if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
             raise ValueError(f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks, got {price}")
         if qty < 0:
             raise ValueError(f"qty must be >= 0 lots, got {qty}")
-        if bot4_book_update(&self.b, side, price, qty) != BOT4_BOOK_OK:
+        if bot4_book_update(&self.b, <int> side, price, qty) != BOT4_BOOK_OK:
             raise MemoryError("book: out of memory growing the overflow levels")
 
     def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys, last_update_id):
@@ -313,16 +334,19 @@ cdef class Book:
             return bp + ap
         return None
 
-    def depth_at(self, int side, int64_t price):
+    def depth_at(self, side_, price_):
         """Lots resting at price on side (0 when no level there)."""
+        cdef int64_t side = _as_int64(side_, "side")
+        cdef int64_t price = _as_int64(price_, "price")
         _check_side(side)
         if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
             raise ValueError(f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks, got {price}")
-        return bot4_book_depth_at(&self.b, side, price)
+        return bot4_book_depth_at(&self.b, <int> side, price)
 
-    def top(self, int64_t n):
+    def top(self, n_):
         """(bid_px, bid_qty, ask_px, ask_qty): up to n best levels per side, best first, as
         int64 arrays (shorter than n when a side has fewer levels)."""
+        cdef int64_t n = _as_int64(n_, "n")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         cdef int64_t nb = min(n, bot4_book_level_count(&self.b, 0))
@@ -338,15 +362,17 @@ cdef class Book:
             bot4_book_top(&self.b, 1, na, &vapx[0], &vaq[0])
         return bpx, bq, apx, aq
 
-    def fill_cost(self, int side_taken, int64_t qty):
+    def fill_cost(self, side_taken_, qty_):
         """Cost of taking qty lots from side_taken (SIDE_ASK = a buy walking the asks,
         SIDE_BID = a sell walking the bids), walking from the touch. Returns FillCost."""
+        cdef int64_t side_taken = _as_int64(side_taken_, "side_taken")
+        cdef int64_t qty = _as_int64(qty_, "qty")
         _check_side(side_taken)
         if qty < 0:
             raise ValueError(f"qty must be >= 0 lots, got {qty}")
         cdef int64_t filled, hi, levels
         cdef uint64_t lo
-        bot4_book_fill(&self.b, side_taken, qty, &filled, &hi, &lo, &levels)
+        bot4_book_fill(&self.b, <int> side_taken, qty, &filled, &hi, &lo, &levels)
         notional = (int(hi) << 64) | int(lo)
         vwap = notional / filled if filled else None
         return FillCost(filled, notional, vwap, levels, filled == qty)
@@ -355,10 +381,11 @@ cdef class Book:
         """True when both sides exist and best bid >= best ask."""
         return bool(bot4_book_is_crossed(&self.b))
 
-    def level_count(self, int side):
+    def level_count(self, side_):
         """Number of price levels on side."""
+        cdef int64_t side = _as_int64(side_, "side")
         _check_side(side)
-        return bot4_book_level_count(&self.b, side)
+        return bot4_book_level_count(&self.b, <int> side)
 
     @property
     def needs_resync(self):
