@@ -78,7 +78,10 @@ class PostgresStore(SqlStore):
         try:
             with psycopg.connect(conninfo, **kwargs) as conn:
                 if schema is not None:
-                    conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
+                    # IF NOT EXISTS alone races between concurrent openers; the lock serializes them.
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("bot4-schema:" + schema,))
+                        conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
         except psycopg.Error as e:
             raise self._map(e, "connecting") from None
         configure = None

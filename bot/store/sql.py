@@ -219,6 +219,13 @@ class SqlStore(Store):
                 return 0
             is_fill = new["kind"] == KIND_FILL
             ev, fl = new[~is_fill], new[is_fill]
+            # Out-of-order arrival (a replay of older records after newer ones): a stored
+            # fill may be newer than an order event of this batch; re-applied below.
+            late_from = None
+            if len(ev):
+                newest_fill = cur.one("SELECT MAX(event_id) FROM fills WHERE run_id = ?", (run_id,))[0]
+                if newest_fill is not None and newest_fill > int(ev["event_id"][0]):
+                    late_from = int(ev["event_id"][0])
             if len(ev):
                 c = decode_batch(ev)
                 n = len(ev)
@@ -258,6 +265,16 @@ class SqlStore(Store):
                     p[3] = eid
                 self._bulk_insert(cur, "positions", _POSITION_COLS,
                                   [(run_id, k, v[0], v[1], v[2], v[3]) for k, v in pos.items()], _POSITION_UPSERT)
+            if late_from is not None:
+                touched = set(decode_batch(ev)["client_order_id"])
+                latest_fill: dict[str, tuple] = {}
+                for coid, eid, filled, state, ts in cur.all(
+                        "SELECT client_order_id, event_id, order_filled_lots, order_state, ts_ns FROM fills "
+                        "WHERE run_id = ? AND event_id > ? ORDER BY event_id", (run_id, late_from)):
+                    if coid in touched:
+                        latest_fill[coid] = (filled, state, ts, eid, run_id, coid, eid)
+                if latest_fill:
+                    self._update_orders_from_fills(cur, list(latest_fill.values()))
         return len(new)
 
     def _bulk_insert(self, cur, table: str, cols: tuple[str, ...], rows: list[tuple], conflict: str) -> None:
