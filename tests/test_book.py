@@ -532,7 +532,7 @@ def message_streams(draw):
     return msgs
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msgs=message_streams(), split=st.integers(0, 200), pending=st.sampled_from([1 << 18, 8]))
 def test_batch_sequencing_matches_reference(msgs, split, pending):
     """Random streams of snapshots, in-order/gapped/stale/overlapping diffs, trades and
