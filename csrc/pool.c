@@ -1,6 +1,7 @@
 /* pool.c - object pool: slab of fixed-size slots, LIFO free list of uint32 indices
- * threaded through `next`, per-slot in-use byte (design and invariants in pool.h).
- * Cost: acquire = pop the free-list head, release = check the in-use byte and push; O(1).
+ * threaded through `next`, whose entry for an acquired slot is the HELD mark (design and
+ * invariants in pool.h). Cost: acquire = pop the free-list head and mark it; release =
+ * check the mark and push; O(1), a handful of loads and stores.
  */
 #include "pool.h"
 
@@ -9,20 +10,32 @@
 
 #include "clock.h"
 
+/* The in-use mark lives in the free-list link itself, so acquire/release touch one array
+ * entry; indices are < BOT4_POOL_MAX_CAPACITY, so neither value is ever a real index. */
 #define NIL UINT32_MAX
 
+/* CPU time of the calling thread, for benches on a shared machine (clock.h has only the
+ * wall clock). */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+#define HELD (UINT32_MAX - 1)
+
 struct bot4_pool {
+    uint32_t *next;     /* free slot: next free index (NIL ends); acquired slot: HELD */
     unsigned char *slab;
-    uint32_t *next;    /* free-list link of each free slot */
-    uint8_t *in_use;   /* 1 while acquired */
     size_t capacity;
     size_t slot_size;
     size_t stride;
     uint32_t free_head; /* NIL when exhausted */
-    uint64_t in_use_count;
-    uint64_t high_water;
+    /* in use = acquires - releases: two counters each bumped on one side keep release and
+     * acquire from chaining through one read-modify-write field. */
     uint64_t acquires;
     uint64_t releases;
+    uint64_t high_water;
     uint64_t failed_acquires;
 };
 
@@ -38,8 +51,7 @@ int bot4_pool_create(bot4_pool **out, size_t capacity, size_t slot_size)
     size_t slab_bytes = (capacity * p->stride + 63) / 64 * 64;
     p->slab = aligned_alloc(64, slab_bytes);
     p->next = malloc(capacity * sizeof *p->next);
-    p->in_use = calloc(capacity, 1);
-    if (!p->slab || !p->next || !p->in_use) {
+    if (!p->slab || !p->next) {
         bot4_pool_destroy(p);
         return BOT4_POOL_ENOMEM;
     }
@@ -61,22 +73,25 @@ void bot4_pool_destroy(bot4_pool *p)
         return;
     free(p->slab);
     free(p->next);
-    free(p->in_use);
     free(p);
 }
 
 int bot4_pool_acquire(bot4_pool *p, uint32_t *index)
 {
+    /* Loads first, stores after: the stores may alias the fields (char-typed slab, and
+     * builds use -fno-strict-aliasing), so this order avoids re-reading them. */
     uint32_t i = p->free_head;
     if (i == NIL) {
         p->failed_acquires++;
         return BOT4_POOL_EXHAUSTED;
     }
-    p->free_head = p->next[i];
-    p->in_use[i] = 1;
-    p->acquires++;
-    if (++p->in_use_count > p->high_water)
-        p->high_water = p->in_use_count;
+    uint32_t next = p->next[i];
+    uint64_t acquires = p->acquires + 1, used = acquires - p->releases, high = p->high_water;
+    p->free_head = next;
+    p->next[i] = HELD;
+    p->acquires = acquires;
+    if (used > high)
+        p->high_water = used;
     *index = i;
     return BOT4_POOL_OK;
 }
@@ -85,19 +100,19 @@ int bot4_pool_release(bot4_pool *p, uint32_t index)
 {
     if (index >= p->capacity)
         return BOT4_POOL_ERANGE;
-    if (!p->in_use[index])
+    if (p->next[index] != HELD)
         return BOT4_POOL_ENOTHELD;
-    p->in_use[index] = 0;
-    p->next[index] = p->free_head;
+    uint32_t head = p->free_head;
+    uint64_t releases = p->releases + 1;
+    p->next[index] = head;
     p->free_head = index;
-    p->in_use_count--;
-    p->releases++;
+    p->releases = releases;
     return BOT4_POOL_OK;
 }
 
 int bot4_pool_held(const bot4_pool *p, uint32_t index)
 {
-    return index < p->capacity && p->in_use[index];
+    return index < p->capacity && p->next[index] == HELD;
 }
 
 void *bot4_pool_slot(bot4_pool *p, uint32_t index)
@@ -109,7 +124,7 @@ int bot4_pool_slot_checked(bot4_pool *p, uint32_t index, void **out)
 {
     if (index >= p->capacity)
         return BOT4_POOL_ERANGE;
-    if (!p->in_use[index])
+    if (p->next[index] != HELD)
         return BOT4_POOL_ENOTHELD;
     *out = bot4_pool_slot(p, index);
     return BOT4_POOL_OK;
@@ -119,17 +134,18 @@ void bot4_pool_get_stats(const bot4_pool *p, bot4_pool_stats *out)
 {
     out->capacity = p->capacity;
     out->slot_size = p->slot_size;
-    out->in_use = p->in_use_count;
+    out->in_use = p->acquires - p->releases;
     out->high_water = p->high_water;
     out->acquires = p->acquires;
     out->releases = p->releases;
     out->failed_acquires = p->failed_acquires;
 }
 
-int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, uint64_t *checksum)
+int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t *cpu_ns,
+                    uint64_t *checksum)
 {
     enum { CAP = 4096 };
-    if (!elapsed_ns || !checksum || outstanding == 0 || outstanding > CAP)
+    if (!elapsed_ns || !cpu_ns || !checksum || outstanding == 0 || outstanding > CAP)
         return BOT4_POOL_EINVAL;
     bot4_pool *p;
     int st = bot4_pool_create(&p, CAP, 64);
@@ -142,7 +158,7 @@ int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, uint64_
     }
     uint64_t sum = 0, done = 0;
     int bad = 0;
-    int64_t t0 = bot4_now_ns();
+    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < outstanding ? (size_t)(n - done) : outstanding;
         for (size_t i = 0; i < k; i++) {
@@ -155,6 +171,7 @@ int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, uint64_
         done += k;
     }
     *elapsed_ns = bot4_now_ns() - t0;
+    *cpu_ns = thread_cpu_ns() - c0;
     *checksum = sum;
     free(held);
     bot4_pool_destroy(p);

@@ -3,10 +3,11 @@
  * Design: one contiguous slab of `capacity` slots (slot_size rounded up to 8 bytes, slab
  * 64-byte aligned, zeroed at creation), a free list threaded through a parallel uint32
  * `next` array (a LIFO stack: the slot released last is acquired first, which keeps hot
- * slots in cache), and a per-slot in-use byte. Slots are named by index, so handles stay
+ * slots in cache); an acquired slot's `next` entry holds a HELD mark instead of a link,
+ * so the in-use flag costs no extra memory or stores. Slots are named by index, so handles stay
  * valid across copies and can be stored in other arrays or sent through a ring.
  * Invariants: every index in [0, capacity) is either on the free list exactly once or
- * marked in use, never both; in_use == number of marked slots; high_water >= in_use.
+ * marked HELD, never both; in_use == number of marked slots; high_water >= in_use.
  * Errors never change state: releasing an index that is out of range or not in use (a
  * double release) returns a status and leaves the free list intact; acquiring from an
  * exhausted pool returns BOT4_POOL_EXHAUSTED and counts a failed acquire.
@@ -64,7 +65,9 @@ int bot4_pool_slot_checked(bot4_pool *p, uint32_t index, void **out);
 void bot4_pool_get_stats(const bot4_pool *p, bot4_pool_stats *out);
 
 /* Bench: n acquire+release pairs, `outstanding` slots acquired before they are released
- * in each round (1: acquire, release, repeat). Pool of 4096 slots of 64 bytes. */
-int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, uint64_t *checksum);
+ * in each round (1: acquire, release, repeat). Pool of 4096 slots of 64 bytes. Wall and
+ * thread-CPU nanoseconds as for bot4_ring_spsc_bench. */
+int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t *cpu_ns,
+                    uint64_t *checksum);
 
 #endif

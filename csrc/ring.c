@@ -21,18 +21,31 @@
 
 #define CACHE_LINE 64
 
+/* CPU time of the calling thread, for benches on a shared machine (clock.h has only the
+ * wall clock). */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int bot4_ring_capacity_ok(size_t capacity, size_t min_capacity)
 {
     return capacity >= min_capacity && capacity <= BOT4_RING_MAX_CAPACITY &&
            (capacity & (capacity - 1)) == 0;
 }
 
-static void *alloc_lines(size_t bytes)
+/* Cache-line aligned allocation; zeroed when `zero` (record buffers need not be: a slot
+ * is always written before it is read, and not touching it keeps big rings cheap). */
+static void *alloc_lines(size_t bytes, int zero)
 {
     size_t rounded = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-    void *p = aligned_alloc(CACHE_LINE, rounded ? rounded : CACHE_LINE);
-    if (p)
-        memset(p, 0, rounded ? rounded : CACHE_LINE);
+    if (rounded == 0)
+        rounded = CACHE_LINE;
+    void *p = aligned_alloc(CACHE_LINE, rounded);
+    if (p && zero)
+        memset(p, 0, rounded);
     return p;
 }
 
@@ -60,10 +73,10 @@ int bot4_ring_spsc_create(bot4_ring_spsc **out, size_t capacity, size_t record_s
     if (!out || !bot4_ring_capacity_ok(capacity, 1) || record_size == 0 ||
         record_size > BOT4_RING_MAX_RECORD)
         return BOT4_RING_EINVAL;
-    bot4_ring_spsc *r = alloc_lines(sizeof *r);
+    bot4_ring_spsc *r = alloc_lines(sizeof *r, 1);
     if (!r)
         return BOT4_RING_ENOMEM;
-    r->buf = alloc_lines(capacity * record_size);
+    r->buf = alloc_lines(capacity * record_size, 0);
     if (!r->buf) {
         free(r);
         return BOT4_RING_ENOMEM;
@@ -233,11 +246,11 @@ int bot4_ring_mpmc_create(bot4_ring_mpmc **out, size_t capacity, size_t record_s
     if (!out || !bot4_ring_capacity_ok(capacity, 2) || record_size == 0 ||
         record_size > BOT4_RING_MAX_RECORD)
         return BOT4_RING_EINVAL;
-    bot4_ring_mpmc *q = alloc_lines(sizeof *q);
+    bot4_ring_mpmc *q = alloc_lines(sizeof *q, 1);
     if (!q)
         return BOT4_RING_ENOMEM;
     q->stride = (CELL_HDR + record_size + 7) / 8 * 8;
-    q->cells = alloc_lines(capacity * q->stride);
+    q->cells = alloc_lines(capacity * q->stride, 0);
     if (!q->cells) {
         free(q);
         return BOT4_RING_ENOMEM;
@@ -628,10 +641,11 @@ out_free:
     return st;
 }
 
-int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum)
+int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                         uint64_t *checksum)
 {
     enum { RING = 4096 };
-    if (!elapsed_ns || !checksum || batch == 0 || batch > RING)
+    if (!elapsed_ns || !cpu_ns || !checksum || batch == 0 || batch > RING)
         return BOT4_RING_EINVAL;
     bot4_ring_spsc *r;
     int st = bot4_ring_spsc_create(&r, RING, sizeof(uint64_t), 0);
@@ -647,7 +661,7 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t
     for (size_t i = 0; i < batch; i++)
         src[i] = i;
     uint64_t sum = 0, done = 0;
-    int64_t t0 = bot4_now_ns();
+    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
         size_t pushed = bot4_ring_spsc_push_n(r, src, k);
@@ -658,6 +672,7 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t
         done += popped;
     }
     *elapsed_ns = bot4_now_ns() - t0;
+    *cpu_ns = thread_cpu_ns() - c0;
     *checksum = sum;
     free(src);
     free(dst);
@@ -665,10 +680,11 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t
     return BOT4_RING_OK;
 }
 
-int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum)
+int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                         uint64_t *checksum)
 {
     enum { RING = 4096 };
-    if (!elapsed_ns || !checksum || batch == 0 || batch > RING)
+    if (!elapsed_ns || !cpu_ns || !checksum || batch == 0 || batch > RING)
         return BOT4_RING_EINVAL;
     bot4_ring_mpmc *q;
     int st = bot4_ring_mpmc_create(&q, RING, sizeof(uint64_t));
@@ -684,7 +700,7 @@ int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t
     for (size_t i = 0; i < batch; i++)
         src[i] = i;
     uint64_t sum = 0, done = 0;
-    int64_t t0 = bot4_now_ns();
+    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
         size_t pushed = bot4_ring_mpmc_push_n(q, src, k);
@@ -695,6 +711,7 @@ int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t
         done += popped;
     }
     *elapsed_ns = bot4_now_ns() - t0;
+    *cpu_ns = thread_cpu_ns() - c0;
     *checksum = sum;
     free(src);
     free(dst);

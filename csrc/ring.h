@@ -143,9 +143,12 @@ int bot4_ring_mpmc_transfer(unsigned n_producers, unsigned n_consumers,
                             bot4_ring_mpmc_transfer_report *out);
 
 /* One thread: push `batch` 8-byte records then pop them back, until n records have made
- * the round trip. *elapsed_ns is the loop's wall time; *checksum sums the popped values
- * (so the work is observable). batch: 1..capacity (a 4096-record ring). */
-int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum);
-int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum);
+ * the round trip. *elapsed_ns is the loop's wall time and *cpu_ns the thread's CPU time
+ * (the machine is shared: CPU time leaves out time spent descheduled); *checksum sums
+ * the first and last popped value of each round (so the work is observable). batch: 1..capacity (a 4096-record ring). */
+int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                         uint64_t *checksum);
+int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                         uint64_t *checksum);
 
 #endif

@@ -76,8 +76,10 @@ cdef extern from "ring.h" nogil:
                                 uint64_t items_per_producer, size_t capacity, size_t batch,
                                 bot4_ring_mpmc_transfer_report *out)
 
-    int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum)
-    int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, uint64_t *checksum)
+    int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                             uint64_t *checksum)
+    int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
+                             uint64_t *checksum)
 
 
 cdef class SpscRing:

@@ -371,10 +371,11 @@ def spsc_transfer_test(n_items, capacity, batch):
     }
 
 
-def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, batch=16):
+def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, batch=None):
     """n_producers pthreads each push items_per_producer 16-byte records (producer id,
     sequence) through an MPMC queue; n_consumers pthreads pop up to `batch` at a time (C,
     GIL released), count every item and check each producer's order per consumer.
+    batch defaults to min(16, capacity).
 
     Returns {"sent", "received", "missing", "duplicated", "invalid", "order_violations",
     "elapsed_ns", "items_per_s", "ok"}; ok means every item arrived exactly once and no
@@ -384,7 +385,8 @@ def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, b
     cdef uint64_t per = _check_int(items_per_producer, "items_per_producer", 0,
                                    _MPMC_DRIVER_MAX_TOTAL // np_)
     cdef size_t cap = _check_capacity(capacity, 2, _DRIVER_MAX_CAPACITY)
-    cdef size_t b = _check_int(batch, "batch", 1, cap)
+    cdef size_t default_batch = <size_t>16 if cap > <size_t>16 else cap
+    cdef size_t b = _check_int(default_batch if batch is None else batch, "batch", 1, cap)
     cdef bot4_ring_mpmc_transfer_report rep
     cdef int st
     with nogil:
@@ -402,33 +404,43 @@ def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, b
     }
 
 
-def spsc_bench(n, batch=256):
+cdef object _bench_clock(str clock):
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    return clock == "cpu"
+
+
+def spsc_bench(n, batch=256, clock="wall"):
     """One thread pushes `batch` 8-byte records into a 4096-record SPSC ring and pops them
-    back, until n records made the round trip (all in C, GIL released). Returns ns."""
+    back, until n records made the round trip (all in C, GIL released). Returns the
+    loop's nanoseconds: wall time, or with clock="cpu" the thread's CPU time (which leaves
+    out time the shared machine kept the thread descheduled)."""
     cdef uint64_t count = _check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
     cdef size_t b = _check_int(batch, "batch", 1, 4096)
-    cdef int64_t ns = 0
+    use_cpu = _bench_clock(clock)
+    cdef int64_t ns = 0, cpu_ns = 0
     cdef uint64_t checksum = 0
     cdef int st
     with nogil:
-        st = bot4_ring_spsc_bench(count, b, &ns, &checksum)
+        st = bot4_ring_spsc_bench(count, b, &ns, &cpu_ns, &checksum)
     if st != BOT4_RING_OK:
         _raise_status(st, "spsc_bench")
-    return ns
+    return cpu_ns if use_cpu else ns
 
 
-def mpmc_bench(n, batch=256):
+def mpmc_bench(n, batch=256, clock="wall"):
     """As :func:`spsc_bench`, through a 4096-record MPMC queue (one thread). Returns ns."""
     cdef uint64_t count = _check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
     cdef size_t b = _check_int(batch, "batch", 1, 4096)
-    cdef int64_t ns = 0
+    use_cpu = _bench_clock(clock)
+    cdef int64_t ns = 0, cpu_ns = 0
     cdef uint64_t checksum = 0
     cdef int st
     with nogil:
-        st = bot4_ring_mpmc_bench(count, b, &ns, &checksum)
+        st = bot4_ring_mpmc_bench(count, b, &ns, &cpu_ns, &checksum)
     if st != BOT4_RING_OK:
         _raise_status(st, "mpmc_bench")
-    return ns
+    return cpu_ns if use_cpu else ns
 
 
 # ---- perf-manifest stages ----------------------------------------------------------------

@@ -136,11 +136,11 @@ static void test_random_model(void)
 
 static void test_bench(void)
 {
-    int64_t ns;
+    int64_t ns, cpu;
     uint64_t sum;
-    CHECK(bot4_pool_bench(1000, 0, &ns, &sum) == BOT4_POOL_EINVAL);
-    CHECK(bot4_pool_bench(1000, 1, &ns, &sum) == BOT4_POOL_OK && sum == 0);
-    CHECK(bot4_pool_bench(1000, 10, &ns, &sum) == BOT4_POOL_OK);
+    CHECK(bot4_pool_bench(1000, 0, &ns, &cpu, &sum) == BOT4_POOL_EINVAL);
+    CHECK(bot4_pool_bench(1000, 1, &ns, &cpu, &sum) == BOT4_POOL_OK && sum == 0);
+    CHECK(bot4_pool_bench(1000, 10, &ns, &cpu, &sum) == BOT4_POOL_OK);
 }
 
 int main(void)

@@ -208,12 +208,12 @@ static void test_mpmc_transfer(void)
 
 static void test_benches(void)
 {
-    int64_t ns;
+    int64_t ns, cpu;
     uint64_t sum;
-    CHECK(bot4_ring_spsc_bench(10000, 0, &ns, &sum) == BOT4_RING_EINVAL);
-    CHECK(bot4_ring_spsc_bench(10000, 100, &ns, &sum) == BOT4_RING_OK);
+    CHECK(bot4_ring_spsc_bench(10000, 0, &ns, &cpu, &sum) == BOT4_RING_EINVAL);
+    CHECK(bot4_ring_spsc_bench(10000, 100, &ns, &cpu, &sum) == BOT4_RING_OK);
     CHECK(sum == 100 * 99); /* 100 rounds, each adds first (0) + last (99) */
-    CHECK(bot4_ring_mpmc_bench(10000, 100, &ns, &sum) == BOT4_RING_OK);
+    CHECK(bot4_ring_mpmc_bench(10000, 100, &ns, &cpu, &sum) == BOT4_RING_OK);
     CHECK(sum == 100 * 99);
 }
 
