@@ -42,12 +42,18 @@ COLUMN_TYPES = {
     "order_filled_lots": "int8", "ts_ns": "int8", "created_ns": "int8", "updated_ns": "int8",
     "last_event_id": "int8", "net_lots": "int8", "cost_tick_lots": "int8",
 }
+# Column by column: the newer event (by event id) wins the order's state, the venue order id
+# is kept once known (it never changes), created_ns is the earliest event's time. So the
+# row is the same whatever order the events arrive in.
+_NEWER = "excluded.last_event_id > orders.last_event_id"
 _ORDER_UPSERT = (
     "ON CONFLICT (run_id, client_order_id) DO UPDATE SET "
-    "order_id = CASE WHEN excluded.order_id <> '' THEN excluded.order_id ELSE orders.order_id END, "
-    "state = excluded.state, price_ticks = excluded.price_ticks, qty_lots = excluded.qty_lots, "
-    "filled_lots = excluded.filled_lots, updated_ns = excluded.updated_ns, "
-    "last_event_id = excluded.last_event_id WHERE excluded.last_event_id > orders.last_event_id")
+    "order_id = CASE WHEN orders.order_id = '' THEN excluded.order_id ELSE orders.order_id END, "
+    + ", ".join(f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE orders.{c} END"
+                for c in ("state", "price_ticks", "qty_lots", "filled_lots", "updated_ns", "order_type"))
+    + ", created_ns = CASE WHEN excluded.created_ns < orders.created_ns THEN excluded.created_ns "
+    "ELSE orders.created_ns END, "
+    f"last_event_id = CASE WHEN {_NEWER} THEN excluded.last_event_id ELSE orders.last_event_id END")
 _POSITION_UPSERT = (
     "ON CONFLICT (run_id, instrument) DO UPDATE SET net_lots = positions.net_lots + excluded.net_lots, "
     "cost_tick_lots = positions.cost_tick_lots + excluded.cost_tick_lots, "
