@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bot.store import JournalError, StoreConnectionError, StoreError
 from bot.store.journal import Journal
-from bot.store.records import BUY, FEE_SCALE, Fill, OrderEvent, Run, encode_many
+from bot.store.records import BUY, FEE_SCALE, OrderEvent, encode_many
 from bot.store.recovery import check, recover
 from bot.store.session_drill import INSTRUMENTS, START_BALANCES, prepare, session_events
 from bot.store.testing import StoreTarget
