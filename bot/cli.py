@@ -21,7 +21,7 @@ def _register():
     main.add_command(data)
     main.add_command(perf_manifest)
     main.add_command(PendingCommand("sim", 4, "simulated trading on recorded or synthetic data"))
-    main.add_command(PendingGroup("engine", 4, "start the engine on a live or simulated venue"))
+    main.add_command(PendingGroup("engine", None, "start the engine on a live exchange"))
     from bot.store.commands import store
 
     main.add_command(store)
