@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BOOK_PREFETCH 8 /* rows ahead whose window slot is prefetched in a diff */
+
 /* ---------------------------------------------------------------- side: bitmap helpers */
 
 static inline void side_set_bit(bot4_book_side *s, int64_t i)
@@ -96,13 +98,13 @@ static void side_clear(bot4_book_side *s, int64_t sum_words)
     s->ovf_n = 0;
 }
 
-/* First overflow position whose key is <= key (keys descending), by binary search. */
+/* First overflow position whose key is >= key (keys ascending), by binary search. */
 static inline int64_t ovf_lower(const bot4_book_side *s, int64_t key)
 {
     int64_t lo = 0, hi = s->ovf_n;
     while (lo < hi) {
         int64_t mid = lo + ((hi - lo) >> 1);
-        if (s->ovf_key[mid] > key)
+        if (s->ovf_key[mid] < key)
             lo = mid + 1;
         else
             hi = mid;
@@ -114,8 +116,8 @@ static int ovf_update(bot4_book_side *s, int64_t key, int64_t qty)
 {
     int64_t n = s->ovf_n;
     int64_t pos;
-    /* far-away levels are at the end: check it before searching */
-    if (n == 0 || s->ovf_key[n - 1] > key)
+    /* the levels just below the window, the busiest, are at the end: check it first */
+    if (n == 0 || s->ovf_key[n - 1] < key)
         pos = n;
     else
         pos = ovf_lower(s, key);
@@ -167,7 +169,7 @@ static int side_recentre(bot4_book *b, bot4_book_side *s, int64_t top)
     int64_t old_base = s->base;
     s->base = new_base;
     /* 2. the old window's levels: >= new_base back into the window, the rest (all above
-     *    the overflow, whose keys are < old_base) onto the overflow's front */
+     *    the overflow, whose keys are < old_base) onto the overflow's end, ascending */
     int64_t j = 0;
     while (j < n && b->tmp_key[j] >= new_base) {
         int64_t i = b->tmp_key[j] - new_base;
@@ -176,28 +178,19 @@ static int side_recentre(bot4_book *b, bot4_book_side *s, int64_t top)
         j++;
     }
     s->count = j;
-    int64_t moved = n - j;
-    if (moved) {
-        memmove(s->ovf_key + moved, s->ovf_key, (size_t)s->ovf_n * sizeof(int64_t));
-        memmove(s->ovf_qty + moved, s->ovf_qty, (size_t)s->ovf_n * sizeof(int64_t));
-        memcpy(s->ovf_key, b->tmp_key + j, (size_t)moved * sizeof(int64_t));
-        memcpy(s->ovf_qty, b->tmp_qty + j, (size_t)moved * sizeof(int64_t));
-        s->ovf_n += moved;
+    for (int64_t k = n - 1; k >= j; k--) { /* tmp is descending: append from its end */
+        s->ovf_key[s->ovf_n] = b->tmp_key[k];
+        s->ovf_qty[s->ovf_n] = b->tmp_qty[k];
+        s->ovf_n++;
     }
-    /* 3. when moving down, the overflow's front now belongs in the window */
+    /* 3. when moving down, the overflow's end now belongs in the window */
     if (new_base < old_base) {
-        int64_t k = 0;
-        while (k < s->ovf_n && s->ovf_key[k] >= new_base) {
+        while (s->ovf_n && s->ovf_key[s->ovf_n - 1] >= new_base) {
+            int64_t k = --s->ovf_n;
             int64_t i = s->ovf_key[k] - new_base;
             s->qty[i] = s->ovf_qty[k];
             side_set_bit(s, i);
-            k++;
-        }
-        if (k) {
-            memmove(s->ovf_key, s->ovf_key + k, (size_t)(s->ovf_n - k) * sizeof(int64_t));
-            memmove(s->ovf_qty, s->ovf_qty + k, (size_t)(s->ovf_n - k) * sizeof(int64_t));
-            s->ovf_n -= k;
-            s->count += k;
+            s->count++;
         }
     }
     s->best = side_prev_set(s, W - 1);
@@ -229,7 +222,7 @@ static inline int side_update(bot4_book *b, bot4_book_side *s, int64_t key, int6
             s->best = side_prev_set(s, i - 1);
             /* keep the touch away from the window's bottom, the overflow out of the hot path */
             if (s->best < W / 8 && (s->best >= 0 || s->ovf_n)) {
-                int64_t top = s->best >= 0 ? s->base + s->best : s->ovf_key[0];
+                int64_t top = s->best >= 0 ? s->base + s->best : s->ovf_key[s->ovf_n - 1];
                 return side_recentre(b, s, top);
             }
         }
@@ -397,7 +390,7 @@ int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int6
         qty[k] = s->qty[i];
         k++;
     }
-    for (int64_t j = 0; j < s->ovf_n && k < n; j++) {
+    for (int64_t j = s->ovf_n - 1; j >= 0 && k < n; j--) {
         px[k] = s->sign * s->ovf_key[j];
         qty[k] = s->ovf_qty[j];
         k++;
@@ -417,7 +410,7 @@ int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,
         left -= take;
         nlev++;
     }
-    for (int64_t j = 0; j < s->ovf_n && left > 0; j++) {
+    for (int64_t j = s->ovf_n - 1; j >= 0 && left > 0; j--) {
         int64_t take = s->ovf_qty[j] < left ? s->ovf_qty[j] : left;
         notional += (__int128)(s->sign * s->ovf_key[j]) * take;
         left -= take;
@@ -534,6 +527,14 @@ static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo 
         int sd = ev[k].side;
         if (sd > BOT4_SIDE_ASK)
             continue; /* the one row of an empty diff */
+        if (k + BOOK_PREFETCH < n) {
+            /* the window slot a later row will touch: its cache miss overlaps this work
+             * (an address outside the window after a re-centre is harmless) */
+            const bot4_event *f = &ev[k + BOOK_PREFETCH];
+            const bot4_book_side *fs = &b->side[f->side & 1];
+            uint64_t fi = ((uint64_t)(fs->sign * f->price) - (uint64_t)fs->base) & (uint64_t)(b->window - 1);
+            __builtin_prefetch(fs->qty + fi, 1);
+        }
         bot4_book_side *s = &b->side[sd];
         if (side_update(b, s, s->sign * ev[k].price, ev[k].qty))
             return fail_nomem(b);

@@ -1,23 +1,29 @@
 /* book.h - L2 order book on int64 ticks and lots, with Binance sequence tracking.
  *
- * Representation (per side), chosen for the measured shape of Binance BTCUSDT diffs:
- * ~95% of level updates fall within 2^15 ticks of the touch, but a few percent delete or
- * insert levels millions of ticks away, and a side carries thousands of levels.
- *   - A dense window of W slots (W a power of two, default 2^16) indexed by key - base,
+ * Representation (per side), chosen for the measured shape of Binance BTCUSDT diffs
+ * (spot, tick 0.01: ~80% of level updates within 2^15 ticks of the touch, a long tail to
+ * 2^24; USD-M, tick 0.1: ~97% within 2^13) and a side carrying 1,000-5,000 levels:
+ *   - A dense window of W slots (W a power of two, default 2^17) indexed by key - base,
  *     holding the quantity of every level whose key is in [base, base + W). Updating a
- *     level there is one store plus one bit flip: no search, no memmove.
+ *     level there is one store plus one bit flip: no search, no memmove. The batch loop
+ *     prefetches the slot of the row 8 ahead, so cache misses overlap.
  *   - An occupancy bitmap over the window (one bit per tick, 64 per word) and a summary
  *     bitmap (one bit per non-empty word), so the next level below any slot is found
  *     with two __builtin_clzll in O(W / 4096) worst case, O(1) typically.
- *   - An overflow array, sorted by key descending (best first), for levels worse than the
- *     window. Far-away levels sit at its END, so inserting/deleting them moves few bytes;
- *     an absent far-away delete is a binary search and a no-op.
+ *   - An overflow array, sorted by key ascending (best at the END), for levels worse than
+ *     the window. The levels just below the window, where overflow traffic concentrates,
+ *     sit at its end, so updating them moves few bytes, and re-centring moves levels
+ *     between window and overflow at that end; an absent far-away delete is a binary
+ *     search and a no-op (a present one a memmove of the overflow, ~1% of updates).
+ * Why not a sorted array per side: spot updates land ~10^4 ticks deep, so each would
+ * move kilobytes; why not a tree/hash: pointer chasing and hashing cost more than one
+ * indexed store, and the bitmap gives ordered walks (best, top-N, fill) for free.
  * Keys make both sides one code path: key = price for bids, key = -price for asks, so
  * "better" is always "larger key" and the best level is the largest key.
  *
  * Invariants (per side):
  *   - qty[i] != 0 exactly when bit i is set; summary bit w set exactly when bits[w] != 0.
- *   - every overflow key < base, overflow keys strictly descending, overflow qty > 0.
+ *   - every overflow key < base, overflow keys strictly ascending, overflow qty > 0.
  *   - no level has key >= base + W; best is the highest set window index, -1 if none.
  *   - the window is empty only if the overflow is empty (so the best is in the window).
  * Re-centring: a level better than the window, an emptied window, or a best that drifts
@@ -25,8 +31,10 @@
  * O(W/64 + levels moved), rare (needs a move of W/4 up or 5W/8 down between them).
  *
  * Cost per operation: update in the window O(1) (+O(W/4096) when the best is deleted);
- * update below the window O(log n_overflow + levels after it); best O(1); depth_at O(1)
- * in the window, O(log n) below; top-N and fill walk O(levels walked + empty words).
+ * update below the window O(log n_overflow + levels between it and the window's end);
+ * best O(1); depth_at O(1) in the window, O(log n) below; top-N and fill walk
+ * O(levels walked + empty bitmap words). Memory: 8W + W/8 bytes per side (2.1 MB a book
+ * at the default W) plus 16 bytes per overflow level.
  *
  * Sequence tracking (Binance): see bot4_book_apply_batch below. Prices must be in
  * (0, BOT4_BOOK_PRICE_MAX]; quantities >= 0. The Cython layer checks both, so the C
@@ -49,7 +57,7 @@ enum {
 #define BOT4_BOOK_PRICE_MAX (((int64_t)1) << 62)
 #define BOT4_BOOK_WINDOW_MIN (((int64_t)1) << 12)
 #define BOT4_BOOK_WINDOW_MAX (((int64_t)1) << 24)
-#define BOT4_BOOK_WINDOW_DEFAULT (((int64_t)1) << 16)
+#define BOT4_BOOK_WINDOW_DEFAULT (((int64_t)1) << 17)
 #define BOT4_BOOK_PENDING_DEFAULT (((int64_t)1) << 18)
 
 typedef struct bot4_book_side {
@@ -59,7 +67,7 @@ typedef struct bot4_book_side {
     int64_t *qty;       /* [W] lots per slot, 0 = no level */
     uint64_t *bits;     /* [W/64] occupancy */
     uint64_t *summary;  /* [W/4096] bit w set when bits[w] != 0 */
-    int64_t *ovf_key;   /* [ovf_cap] keys < base, strictly descending */
+    int64_t *ovf_key;   /* [ovf_cap] keys < base, strictly ascending (best at the end) */
     int64_t *ovf_qty;
     int64_t ovf_n, ovf_cap;
     int64_t sign;       /* +1 bids, -1 asks: key = sign * price */

@@ -157,9 +157,9 @@ def _level_array(name, x, check_price):
 cdef class Book:
     """L2 book of one instrument: int64 price ticks (> 0), int64 lots (>= 0).
 
-    Book(window_ticks=65536, pending_rows=262144): window_ticks is the dense window per
+    Book(window_ticks=131072, pending_rows=262144): window_ticks is the dense window per
     side around the touch (a power of two, 4096 .. 16777216: set it to cover where most
-    updates land, e.g. 2^16 ticks = 655 USD at tick 0.01); pending_rows bounds the rows of
+    updates land, e.g. 2^17 ticks = 1,311 USD at tick 0.01); pending_rows bounds the rows of
     diffs buffered while waiting for a snapshot (oldest dropped and counted beyond it).
     """
 
