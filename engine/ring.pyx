@@ -35,6 +35,10 @@ from libc.stdlib cimport free, malloc
 
 cnp.import_array()
 
+# numpy's dtype flag for items holding Python object references (NPY_ITEM_REFCOUNT)
+cdef enum:
+    _NPY_ITEM_REFCOUNT = 0x01
+
 # Caps on what the Python-callable test drivers may be asked to allocate.
 _DRIVER_MAX_CAPACITY = 1 << 24
 _DRIVER_MAX_ITEMS = 1 << 40
@@ -78,36 +82,41 @@ cdef object _record_view(object rec, Py_ssize_t record_size, str name):
     return flat
 
 
-cdef object _batch_view(object arr, Py_ssize_t record_size, str name, bint writable):
-    """A batch array checked and viewed as flat uint8 (no copy)."""
-    if not isinstance(arr, np.ndarray):
+cdef int _batch_args(object arr, Py_ssize_t record_size, str name, bint writable,
+                     unsigned char **data, size_t *n) except -1:
+    """Check a batch array and give its data pointer and record count (no copy). The
+    checks use the numpy C API: this runs on every batch call, so it must cost ~100 ns."""
+    if not cnp.PyArray_Check(arr):
         raise TypeError(f"{name} must be a numpy array, got {type(arr).__name__}")
-    dt = arr.dtype
-    if dt.hasobject:
-        raise TypeError(f"{name} has dtype {dt} holding Python objects; records are plain bytes")
-    if arr.ndim == 2:
-        if dt != np.uint8:
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if cnp.PyDataType_FLAGS(a.descr) & _NPY_ITEM_REFCOUNT:
+        raise TypeError(f"{name} has dtype {arr.dtype} holding Python objects; records are plain bytes")
+    if nd == 2:
+        if cnp.PyArray_TYPE(a) != cnp.NPY_UINT8:
             raise TypeError(
-                f"{name} is 2-D with dtype {dt}; a 2-D batch must be uint8 of shape "
+                f"{name} is 2-D with dtype {arr.dtype}; a 2-D batch must be uint8 of shape "
                 f"(n, record_size={record_size})")
-        if arr.shape[1] != record_size:
+        if cnp.PyArray_DIM(a, 1) != record_size:
             raise ValueError(
                 f"{name} has shape {arr.shape}; a 2-D batch must have shape "
                 f"(n, record_size={record_size})")
-    elif arr.ndim == 1:
-        if dt.itemsize != record_size:
+    elif nd == 1:
+        if cnp.PyArray_ITEMSIZE(a) != record_size:
             raise TypeError(
-                f"{name} has dtype {dt} of itemsize {dt.itemsize}; a 1-D batch needs "
-                f"itemsize == record_size={record_size}")
+                f"{name} has dtype {arr.dtype} of itemsize {arr.dtype.itemsize}; a 1-D batch "
+                f"needs itemsize == record_size={record_size}")
     else:
         raise ValueError(
             f"{name} must be 1-D (one record per element) or 2-D (n, record_size), "
             f"got shape {arr.shape}")
-    if not arr.flags.c_contiguous:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
         raise ValueError(f"{name} must be C-contiguous (see numpy.ascontiguousarray)")
-    if writable and not arr.flags.writeable:
+    if writable and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{name} is read-only; pop_batch needs a writable array")
-    return arr.reshape(-1).view(np.uint8)
+    data[0] = <unsigned char *>cnp.PyArray_DATA(a)
+    n[0] = <size_t>cnp.PyArray_DIM(a, 0)
+    return 0
 
 
 cdef void _raise_status(int st, str what) except *:
@@ -208,34 +217,34 @@ cdef class SpscRing:
     def push_batch(self, arr):
         """Push the records of `arr` in order; returns how many went in (stops when full;
         overwrite mode: all of them, dropping the oldest as needed)."""
-        cdef const unsigned char[::1] flat = _batch_view(arr, self.record_size, "arr", False)
-        cdef size_t n = <size_t>flat.shape[0] // <size_t>self.record_size
-        cdef size_t done
+        cdef unsigned char *data
+        cdef size_t n, done
+        _batch_args(arr, self.record_size, "arr", False, &data, &n)
         if n == 0:
             return 0
         if self.overwrite:
-            return bot4_ring_spsc_push_n(self._r, &flat[0], n)
+            return bot4_ring_spsc_push_n(self._r, data, n)
         self._begin(True)
         try:
             with nogil:
-                done = bot4_ring_spsc_push_n(self._r, &flat[0], n)
+                done = bot4_ring_spsc_push_n(self._r, data, n)
         finally:
             self._producing = False
         return done
 
     def pop_batch(self, out):
         """Pop up to len(out) records into the front of `out`; returns how many."""
-        cdef unsigned char[::1] flat = _batch_view(out, self.record_size, "out", True)
-        cdef size_t n = <size_t>flat.shape[0] // <size_t>self.record_size
-        cdef size_t done
+        cdef unsigned char *data
+        cdef size_t n, done
+        _batch_args(out, self.record_size, "out", True, &data, &n)
         if n == 0:
             return 0
         if self.overwrite:
-            return bot4_ring_spsc_pop_n(self._r, &flat[0], n)
+            return bot4_ring_spsc_pop_n(self._r, data, n)
         self._begin(False)
         try:
             with nogil:
-                done = bot4_ring_spsc_pop_n(self._r, &flat[0], n)
+                done = bot4_ring_spsc_pop_n(self._r, data, n)
         finally:
             self._consuming = False
         return done
@@ -308,24 +317,24 @@ cdef class MpmcQueue:
 
     def push_batch(self, arr):
         """Push the records of `arr` in order; returns how many went in (stops when full)."""
-        cdef const unsigned char[::1] flat = _batch_view(arr, self.record_size, "arr", False)
-        cdef size_t n = <size_t>flat.shape[0] // <size_t>self.record_size
-        cdef size_t done
+        cdef unsigned char *data
+        cdef size_t n, done
+        _batch_args(arr, self.record_size, "arr", False, &data, &n)
         if n == 0:
             return 0
         with nogil:
-            done = bot4_ring_mpmc_push_n(self._q, &flat[0], n)
+            done = bot4_ring_mpmc_push_n(self._q, data, n)
         return done
 
     def pop_batch(self, out):
         """Pop up to len(out) records into the front of `out`; returns how many."""
-        cdef unsigned char[::1] flat = _batch_view(out, self.record_size, "out", True)
-        cdef size_t n = <size_t>flat.shape[0] // <size_t>self.record_size
-        cdef size_t done
+        cdef unsigned char *data
+        cdef size_t n, done
+        _batch_args(out, self.record_size, "out", True, &data, &n)
         if n == 0:
             return 0
         with nogil:
-            done = bot4_ring_mpmc_pop_n(self._q, &flat[0], n)
+            done = bot4_ring_mpmc_pop_n(self._q, data, n)
         return done
 
     @property
