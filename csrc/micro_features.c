@@ -174,10 +174,13 @@ static int64_t mid2(const bot4_features_levels *s, int *ok)
 
 static void read_levels(const bot4_book *b, int64_t ts, bot4_features_levels *s)
 {
-    memset(s, 0, sizeof *s);
     s->ts = ts;
-    bot4_book_top(b, BOT4_SIDE_BID, L, s->bid_px, s->bid_qty);
-    bot4_book_top(b, BOT4_SIDE_ASK, L, s->ask_px, s->ask_qty);
+    /* zero only the levels the book does not have (rep stos on the whole struct costs
+     * more than the rest of the update) */
+    for (int64_t k = bot4_book_top(b, BOT4_SIDE_BID, L, s->bid_px, s->bid_qty); k < L; k++)
+        s->bid_px[k] = s->bid_qty[k] = 0;
+    for (int64_t k = bot4_book_top(b, BOT4_SIDE_ASK, L, s->ask_px, s->ask_qty); k < L; k++)
+        s->ask_px[k] = s->ask_qty[k] = 0;
 }
 
 static void on_book(bot4_features *f, const bot4_book *b, int64_t ts)
@@ -220,7 +223,7 @@ static void on_book(bot4_features *f, const bot4_book *b, int64_t ts)
     if (c->ask_qty[0] > 0 && (pv->ask_qty[0] == 0 || pv->ask_px[0] != c->ask_px[0])) f->ask_since = ts;
     /* Enter the message ring; drop what leaves each window. */
     const int64_t m = f->msgs;
-#define BACK(w) ((slot - (w) + cap) % cap)
+#define BACK(w) (slot >= (w) ? slot - (w) : slot - (w) + cap) /* w < cap: no division */
     if (m >= f->p.ofi_window) {
         const int64_t *old = f->m_ofi + BACK(f->p.ofi_window) * L;
         for (int k = 0; k < L; k++) f->ofi_sum[k] -= old[k];
@@ -268,13 +271,13 @@ void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_eve
 static int64_t msg_ts_back(const bot4_features *f, int64_t w)
 {
     const int64_t have = f->msgs < w ? f->msgs : w;
-    const int64_t j = ((f->msg_head - have) % f->msg_cap + f->msg_cap) % f->msg_cap;
+    const int64_t j = f->msg_head >= have ? f->msg_head - have : f->msg_head - have + f->msg_cap;
     return f->m_ts[j];
 }
 
 static double window_rate(const bot4_features *f, int64_t sum, int64_t w)
 {
-    const int64_t newest = f->m_ts[(f->msg_head - 1 + f->msg_cap) % f->msg_cap];
+    const int64_t newest = f->m_ts[f->msg_head > 0 ? f->msg_head - 1 : f->msg_cap - 1];
     const int64_t dt = max64(newest - msg_ts_back(f, w), MIN_DT_NS);
     return (double)sum / (double)dt;
 }

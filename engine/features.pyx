@@ -109,8 +109,27 @@ cdef class Features:
         if self.ready:
             bot4_features_free(&self.f)
 
+    def process(self, Book book not None, events):
+        """Apply `events` (whole messages, validated) to `book` message by message and
+        update the features after each: the live driver's loop, the same C as compute()."""
+        ev = validate(events)
+        cdef const unsigned char[::1] raw = ev.view(np.uint8) if ev.shape[0] else np.zeros(64, np.uint8)
+        cdef int64_t n = ev.shape[0], n_out = 0
+        cdef int rc
+        cdef double dummy[1]
+        cdef int64_t dummy_row[1]
+        with nogil:
+            rc = bot4_features_run(&self.f, &book.b, <const bot4_event *>&raw[0], n, 0, 0,
+                                   dummy, dummy_row, 0, &n_out, NULL, 0, NULL)
+        if rc == BOT4_FEATURES_ENOMEM:
+            raise MemoryError("the book ran out of memory")
+        if rc != BOT4_FEATURES_OK:
+            raise RuntimeError(f"bot4_features_run returned {rc}")
+
     def update(self, Book book not None, events):
-        """Feed rows that `book` has already applied (book rows act at their END row)."""
+        """Feed rows that `book` has already applied. A book message's features are read
+        from the book as it stands when its END row arrives, so call this after each
+        message is applied (or use :meth:`process`, which applies and updates)."""
         ev = _events(events)
         kinds = ev["kind"]
         if ev.shape[0] and (kinds.min() < 1 or kinds.max() > 4):
