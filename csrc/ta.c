@@ -11,15 +11,16 @@
  *   n inputs), DEMA = 2 e1 - e2, TEMA = e3 + (3 e1 - 3 e2) with each EMA seeded from the first
  *   n values of the one below (Mulloy 1994; TA-Lib).
  *   RSI: Wilder (1978), average gain/loss seeded with plain means of the first n changes,
- *   then a = (a (n-1) + x)/n; 100 g/(g+l), 0 when g+l is ~0 (TA-Lib).
+ *   then a = (a (n-1) + x)/n; 100 g/(g+l), 0 when g+l is 0 (TA-Lib 0.6).
  *   MACD (Appel): EMA_fast - EMA_slow, both starting at bar slow-1 (the fast EMA is seeded
  *   with the mean of the fast window ending there, as TA-Lib does), signal = EMA of MACD.
  *   STOCH (Lane): fastK = (c - LL)/((HH - LL)/100), slowK = SMA(fastK), slowD = SMA(slowK).
  *   CCI (Lambert 1980): (tp - mean)/(0.015 mean|tp - mean|), tp = (h+l+c)/3; the window is
- *   summed in ring-storage order (slot = bar mod n), which is TA-Lib's order.
+ *   summed in ring-storage order (slot = bar mod n), which is TA-Lib's order; 0 when the
+ *   deviation or the mean deviation is within 1e-14 of |mean| (TA-Lib's flat-window test).
  *   Williams %R: (HH - c)/((HH - LL)/-100). MFI (Quong & Soudack): 100 P/(P+N) over n
  *   money flows tp*v, signed by the change of tp (a change within 1e-14 relative is a tie,
- *   TA-Lib's TA_IS_ZERO_SCALED); 0 when P+N < 1 (TA-Lib's guard).
+ *   TA-Lib's TA_IS_ZERO_SCALED); 0 when P+N is 0.
  *   ROC: (c/c[n] - 1) 100. ULTOSC (Williams 1985): 100 (4 A1/B1 + 2 A2/B2 + A3/B3)/7 with
  *   A = sum(c - min(l, pc)), B = sum(true range), periods sorted shortest first.
  *   ATR (Wilder): true range seeded with the mean of the first n, then Wilder smoothing.
@@ -603,7 +604,7 @@ static void update_rsi(bot4_ta *ta, double c, double *out)
     ta->s.rsi.loss /= n;
     ta->s.rsi.gain /= n;
     const double tot = ta->s.rsi.gain + ta->s.rsi.loss;
-    out[0] = !TA_IS_ZERO(tot) ? 100.0 * (ta->s.rsi.gain / tot) : 0.0;
+    out[0] = tot != 0.0 ? 100.0 * (ta->s.rsi.gain / tot) : 0.0;
 }
 
 static void update_macd(bot4_ta *ta, double c, double *out)
@@ -651,8 +652,12 @@ static void update_cci(bot4_ta *ta, double h, double l, double c, double *out)
     avg /= n;
     double mad = 0.0;
     for (int i = 0; i < n; i++) mad += fabs(r->buf[i] - avg);
-    const double dev = tp - avg;
-    out[0] = (dev != 0.0 && mad != 0.0) ? dev / (0.015 * (mad / n)) : 0.0;
+    mad /= n;
+    const double dev = tp - avg, scale = fabs(avg);
+    /* "is the window flat?" relative to its own price level, as TA-Lib 0.6 */
+    out[0] = (!TA_IS_ZERO_SCALED(dev, scale) && !TA_IS_ZERO_SCALED(mad, scale))
+                 ? dev / (0.015 * mad)
+                 : 0.0;
 }
 
 static void update_mfi(bot4_ta *ta, double h, double l, double c, double v, double *out)
@@ -675,7 +680,8 @@ static void update_mfi(bot4_ta *ta, double h, double l, double c, double v, doub
     if (!ring_full(pos)) return;
     const double ps = ring_sum(pos, pos->cap), ns = ring_sum(neg, neg->cap);
     const double tot = ps + ns;
-    out[0] = tot < 1.0 ? 0.0 : 100.0 * (ps / tot);
+    /* fresh sums of non-negative terms: 0 <= ps <= tot, so no clamp is needed */
+    out[0] = tot <= 0.0 ? 0.0 : 100.0 * (ps / tot);
 }
 
 static void update_ultosc(bot4_ta *ta, double h, double l, double c, double *out)

@@ -146,12 +146,12 @@ def _as_input(str name, str field, x):
     bad = ~np.isfinite(a)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}: {field}[{i}] is not finite: {a[i]!r}")
+        raise ValueError(f"{name}: {field}[{i}] is not finite: {float(a[i])!r}")
     if field in _POSITIVE.get(name, ()):
         nonpos = a <= 0.0
         if nonpos.any():
             i = int(np.flatnonzero(nonpos)[0])
-            raise ValueError(f"{name}: {field}[{i}] must be > 0, got {a[i]!r}")
+            raise ValueError(f"{name}: {field}[{i}] must be > 0, got {float(a[i])!r}")
     return a
 
 
