@@ -26,7 +26,7 @@ from collections import namedtuple
 import numpy as np
 
 cimport numpy as cnp
-from cpython.long cimport PyLong_AsLongLong, PyLong_CheckExact
+from cpython.long cimport PyLong_AsLongLong, PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdint cimport int64_t, uint64_t
 
@@ -109,8 +109,12 @@ cdef int64_t _as_int64_slow(object v, str name) except? -1:
 
 cdef inline int64_t _as_int64(object v, str name) except? -1:
     """v as int64, or TypeError/ValueError naming the field: no silent float truncation."""
-    if PyLong_CheckExact(v) and -2**62 <= v <= 2**62:
-        return PyLong_AsLongLong(v)
+    cdef int overflow = 0
+    cdef long long x
+    if PyLong_CheckExact(v):
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow:
+            return x
     return _as_int64_slow(v, name)
 
 
