@@ -1,0 +1,180 @@
+# distutils: sources = csrc/feed_binance.c
+"""Recorded Binance feeds -> ``EVENT_DTYPE`` rows, in C (csrc/feed_binance.c).
+
+:func:`parse_binance` turns the decompressed bytes of a recorded file (lines
+``<ns ts> <json>``) into the rows ``bot.data.binance.parse_file`` produces, bit for bit,
+at millions of messages per second; that Python reader is its reference in the tests.
+The scan runs with the GIL released. Arguments are checked here, so the C can trust them.
+Where the C is stricter than the Python reader, see csrc/feed_binance.h.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t
+from libc.string cimport strlen
+
+from bot.data.events import EVENT_DTYPE
+
+
+cnp.import_array()
+
+
+class FeedParseError(ValueError):
+    """A line of the feed is bad. ``str()`` is ``"line N: reason (column C)"``; the
+    attributes ``line`` (1-based), ``column`` (1-based byte column) and ``reason`` let a
+    caller name the file its own way."""
+
+    def __init__(self, line, column, reason):
+        super().__init__(f"line {line}: {reason} (column {column})")
+        self.line = line
+        self.column = column
+        self.reason = reason
+
+
+cdef object _check_int(object value, str name, object lo, object hi):
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    v = value.__index__()
+    if v < lo or v > hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+cdef bot4_feed_grid _grid(price_scale, tick_units, qty_scale, lot_units) except *:
+    cdef bot4_feed_grid g
+    g.price_scale = _check_int(price_scale, "price_scale", 0, BOT4_FEED_MAX_SCALE)
+    g.tick_units = _check_int(tick_units, "tick_units", 1, 2**63 - 1)
+    g.qty_scale = _check_int(qty_scale, "qty_scale", 0, BOT4_FEED_MAX_SCALE)
+    g.lot_units = _check_int(lot_units, "lot_units", 1, 2**63 - 1)
+    return g
+
+
+cdef const unsigned char[::1] _bytes_view(object data, str name) except *:
+    if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{name} must be bytes, bytearray or memoryview, got {type(data).__name__}")
+    cdef const unsigned char[::1] view
+    try:
+        view = data if not isinstance(data, memoryview) else data.cast("B")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a C-contiguous byte buffer ({e})") from None
+    return view
+
+
+def parse_binance(data, price_scale, tick_units, qty_scale, lot_units):
+    """Rows and statistics of a recorded Binance feed (decompressed bytes).
+
+    ``price_scale``/``tick_units`` and ``qty_scale``/``lot_units`` are the instrument grid
+    (``Instrument._price_scale``, ``_tick_units``, ``_qty_scale``, ``_lot_units``).
+    Returns ``(events, stats)``: a 1-D ``EVENT_DTYPE`` array in receive order, and a dict
+    with ``lines, messages, snapshots, diffs, trades, quotes, skipped`` as
+    ``bot.data.binance.ParseStats``. Raises :class:`FeedParseError` (a ``ValueError``)
+    ``"line N: reason (column C)"`` for the first bad line; nothing is returned then.
+    """
+    cdef bot4_feed_grid g = _grid(price_scale, tick_units, qty_scale, lot_units)
+    cdef const unsigned char[::1] view = _bytes_view(data, "data")
+    cdef size_t n = view.shape[0]
+    cdef const char *buf = <const char *>&view[0] if n else NULL
+    cdef bot4_feed_result res
+    cdef int st
+    cdef int64_t cap = <int64_t>(n // 32) + 64  # rows: the recorded files run 46-58 bytes a row
+    cdef bot4_event *ptr
+    bot4_feed_result_init(&res)
+    out = np.empty(cap, dtype=EVENT_DTYPE)
+    while True:
+        ptr = <bot4_event *>cnp.PyArray_DATA(out)
+        with nogil:
+            st = bot4_feed_binance_parse(buf, n, &g, ptr, cap, &res)
+        if st != BOT4_FEED_NEED_ROOM:
+            break
+        cap = max(cap * 2, res.need_rows)
+        out.resize(cap, refcheck=False)  # realloc keeps rows [0, res.rows)
+    if st == BOT4_FEED_EPARSE:
+        raise FeedParseError(res.err_line, res.err_col, res.reason[:strlen(res.reason)].decode("utf-8", "replace"))
+    if st == BOT4_FEED_ENOMEM:
+        raise MemoryError("parse_binance: out of memory copying the last line")
+    if st != BOT4_FEED_OK:
+        raise ValueError(f"parse_binance: invalid arguments (status {st})")
+    out.resize(res.rows, refcheck=False)
+    stats = {"lines": res.lines, "messages": res.messages, "snapshots": res.snapshots,
+             "diffs": res.diffs, "trades": res.trades, "quotes": res.quotes, "skipped": res.skipped}
+    return out, stats
+
+
+def decimal_steps(text, scale, step_units):
+    """Plain decimal text -> steps of ``step_units * 10**-scale`` by the scanner's exact
+    (128-bit) path, or None when the text is not a non-negative decimal on that grid or
+    the steps overflow int64. For tests against ``bot.data.instruments.decimal_text_units``."""
+    cdef const unsigned char[::1] view = _bytes_view(text, "text")
+    cdef int32_t sc = _check_int(scale, "scale", 0, BOT4_FEED_MAX_SCALE)
+    cdef int64_t step = _check_int(step_units, "step_units", 1, 2**63 - 1)
+    cdef int64_t v = 0
+    cdef size_t n = view.shape[0]
+    cdef const char *p = <const char *>&view[0] if n else NULL
+    if bot4_feed_decimal_steps(p, n, sc, step, &v) != BOT4_FEED_OK:
+        return None
+    return v
+
+
+# A block of messages shaped like the recorded USD-M mix (per 16 messages: 1 depth diff of
+# 12 levels, 11 bookTickers, 4 trades), for perf_stages.
+def _perf_block():
+    lines = []
+    ts = 1723161255030314667
+    E = 1723161256299
+    u = 5123107837557
+    levels = ",".join(f'["{61650 + i}.{i % 10}0","{i % 7}.{i:03d}"]' for i in range(6))
+    lines.append(f'{ts} {{"stream":"btcusdt@depth@0ms","data":{{"e":"depthUpdate","E":{E},"T":{E - 1},'
+                 f'"s":"BTCUSDT","U":{u - 40},"u":{u},"pu":{u - 41},"b":[{levels}],"a":[{levels}]}}}}')
+    for i in range(11):
+        lines.append(f'{ts + i} {{"stream":"btcusdt@bookTicker","data":{{"e":"bookTicker","u":{u + i},'
+                     f'"s":"BTCUSDT","b":"61657.90","B":"{i}.067","a":"61658.00","A":"0.{i:03d}",'
+                     f'"T":{E + i},"E":{E + i}}}}}')
+    for i in range(4):
+        lines.append(f'{ts + 20 + i} {{"stream":"btcusdt@trade","data":{{"e":"trade","E":{E + i},'
+                     f'"T":{E + i},"s":"BTCUSDT","t":{5184000000 + i},"p":"61657.90","q":"0.00{i + 1}",'
+                     f'"X":"MARKET","m":{"true" if i % 2 else "false"}}}}}')
+    return ("\n".join(lines) + "\n").encode(), len(lines)
+
+
+def perf_stages(samples=10000):
+    """Latency samples of the feed scanner for ``bot4 perf-manifest``.
+
+    ``feed.binance.parse``: each sample times (bot4_now_ns) one scan of a 16-message block
+    shaped like the recorded USD-M feed (1 depth diff of 12 levels, 11 bookTickers, 4
+    trades; grid 0.1 / 0.001) into a preallocated array and divides by 16, so latency_ns
+    is per message.
+    """
+    cdef Py_ssize_t ns_ = _check_int(samples, "samples", 1, 100_000_000)
+    block, n_msgs = _perf_block()
+    cdef const unsigned char[::1] view = block
+    cdef const char *buf = <const char *>&view[0]
+    cdef size_t n = view.shape[0]
+    cdef bot4_feed_grid g
+    g.price_scale = 1
+    g.tick_units = 1
+    g.qty_scale = 3
+    g.lot_units = 1
+    out = np.empty(256, dtype=EVENT_DTYPE)
+    cdef bot4_event *ptr = <bot4_event *>cnp.PyArray_DATA(out)
+    cdef bot4_feed_result res
+    lat = np.empty(ns_, dtype=np.float64)
+    cdef double[::1] lv = lat
+    cdef Py_ssize_t s
+    cdef int64_t t0, t1, total = 0
+    cdef int st = BOT4_FEED_OK
+    cdef int per = n_msgs
+    with nogil:
+        for s in range(ns_):
+            bot4_feed_result_init(&res)
+            t0 = bot4_now_ns()
+            st = bot4_feed_binance_parse(buf, n, &g, ptr, 256, &res)
+            t1 = bot4_now_ns()
+            if st != BOT4_FEED_OK:
+                break
+            lv[s] = <double>(t1 - t0) / per
+            total += t1 - t0
+    if st != BOT4_FEED_OK or res.messages != n_msgs:
+        raise RuntimeError(f"perf_stages: the sample block did not parse (status {st})")
+    return {"feed.binance.parse": {"latency_ns": lat, "ops_per_sample": per,
+                                   "throughput_per_s": ns_ * per / (total * 1e-9) if total else 0.0}}
