@@ -53,9 +53,15 @@ cdef class ObjectPool:
         bot4_pool_destroy(self._p)
 
     cdef uint32_t _held_index(self, object index, str what) except? 0xFFFFFFFF:
-        if isinstance(index, bool) or not hasattr(index, "__index__"):
-            raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}")
-        i = index.__index__()
+        cdef long long i
+        if type(index) is not int:  # exact int is the fast path; bool is refused
+            if isinstance(index, bool) or not hasattr(index, "__index__"):
+                raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}")
+            index = index.__index__()
+        try:
+            i = index
+        except OverflowError:
+            raise IndexError(f"index {index} out of range [0, {self.capacity})") from None
         if i < 0 or i >= self.capacity:
             raise IndexError(f"index {i} out of range [0, {self.capacity})")
         if not bot4_pool_held(self._p, <uint32_t>i):
