@@ -1,0 +1,187 @@
+/* test_features.c - C unit tests for csrc/micro_features.c, run under ASan/UBSan by
+ * `make sanitize`. Covers parameter checks, a hand-worked two-level book (spread, mid,
+ * microprice, imbalance, OFI, touch ages, cancel removal), tape features on a few trades,
+ * VPIN buckets split across a boundary, output-capacity errors of the batch driver, and,
+ * on a synthetic stream with tiny windows (every ring wraps many times), window sums
+ * against brute-force recomputation from the level trace.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "book.h"
+#include "micro_features.h"
+#include "synth.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (cond) {                                                                    \
+            passed++;                                                                  \
+        } else {                                                                       \
+            failed++;                                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+        }                                                                              \
+    } while (0)
+
+static bot4_features_params defaults(void)
+{
+    bot4_features_params p = {.ofi_window = 100, .kyle_window = 200, .rv_window = 200,
+                              .cancel_short = 20, .cancel_long = 500, .trade_window = 64,
+                              .bvc_window = 200, .vpin_bucket = 100, .vpin_buckets = 50,
+                              .momentum_lag = 10};
+    return p;
+}
+
+static bot4_event mk(int64_t ts, int kind, int side, int64_t px, int64_t q, int flags, int64_t u)
+{
+    bot4_event e;
+    memset(&e, 0, sizeof e);
+    e.ts_exch = ts; e.ts_local = ts; e.price = px; e.qty = q;
+    e.seq_first = kind == BOT4_EV_UPDATE ? u : BOT4_SEQ_NONE;
+    e.seq_last = u; e.seq_prev = BOT4_SEQ_NONE;
+    e.kind = (uint8_t)kind; e.side = (uint8_t)side; e.flags = (uint16_t)flags;
+    return e;
+}
+
+static void test_params(void)
+{
+    bot4_features_params p = defaults();
+    bot4_features f;
+    CHECK(bot4_features_params_check(&p) == BOT4_FEATURES_OK);
+    p.ofi_window = 0;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_EINVAL);
+    p = defaults(); p.cancel_short = 600;
+    CHECK(bot4_features_params_check(&p) == BOT4_FEATURES_EINVAL);
+    p = defaults(); p.vpin_bucket = 0;
+    CHECK(bot4_features_params_check(&p) == BOT4_FEATURES_EINVAL);
+    p = defaults(); p.momentum_lag = ((int64_t)1 << 24) + 1;
+    CHECK(bot4_features_params_check(&p) == BOT4_FEATURES_EINVAL);
+}
+
+static void test_hand_worked(void)
+{
+    bot4_event ev[9];
+    int k = 0;
+    ev[k++] = mk(1000, BOT4_EV_SNAPSHOT, BOT4_SIDE_BID, 100, 10, BOT4_EVF_BEGIN, 0);
+    ev[k++] = mk(1000, BOT4_EV_SNAPSHOT, BOT4_SIDE_BID, 99, 5, 0, 0);
+    ev[k++] = mk(1000, BOT4_EV_SNAPSHOT, BOT4_SIDE_ASK, 101, 30, 0, 0);
+    ev[k++] = mk(1000, BOT4_EV_SNAPSHOT, BOT4_SIDE_ASK, 102, 1, BOT4_EVF_END, 0);
+    /* a seller hits the bid for 4 lots, a buyer lifts 101 for 60 */
+    ev[k++] = mk(2000, BOT4_EV_TRADE, BOT4_SIDE_ASK, 100, 4, BOT4_EVF_BEGIN | BOT4_EVF_END, 1);
+    ev[k++] = mk(2500, BOT4_EV_TRADE, BOT4_SIDE_BID, 101, 60, BOT4_EVF_BEGIN | BOT4_EVF_END, 2);
+    /* diff u=1: bid 100 -> 3 (7 removed, 4 of them traded), ask 101 -> 0 (30 removed, 60 traded) */
+    ev[k++] = mk(3000, BOT4_EV_UPDATE, BOT4_SIDE_BID, 100, 3, BOT4_EVF_BEGIN, 1);
+    ev[k++] = mk(3000, BOT4_EV_UPDATE, BOT4_SIDE_ASK, 101, 0, BOT4_EVF_END, 1);
+    ev[k++] = mk(4000, BOT4_EV_TRADE, BOT4_SIDE_BID, 102, 50, BOT4_EVF_BEGIN | BOT4_EVF_END, 3);
+    bot4_features_params p = defaults();
+    bot4_features f;
+    bot4_book b;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
+    double out[4][BOT4_F_N];
+    int64_t rows[4], n_out = -1;
+    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &out[0][0], rows, 4, &n_out, NULL, 0, NULL) ==
+          BOT4_FEATURES_EINVAL); /* 5 sample points, room for 4 */
+    CHECK(n_out == 4);
+    bot4_features_reset(&f);
+    bot4_book_reset(&b);
+    double o[8][BOT4_F_N];
+    int64_t r8[8];
+    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &o[0][0], r8, 8, &n_out, NULL, 0, NULL) == BOT4_FEATURES_OK);
+    CHECK(n_out == 5);
+    CHECK(r8[0] == 3 && r8[1] == 4 && r8[2] == 5 && r8[3] == 7 && r8[4] == 8);
+    const double *s0 = o[0], *s3 = o[3], *s4 = o[4];
+    CHECK(s0[BOT4_F_SPREAD] == 1.0 && s0[BOT4_F_MID] == 100.5);
+    CHECK(s0[BOT4_F_MICRO] == (100.0 * 30 + 101.0 * 10) / 40.0);
+    CHECK(s0[BOT4_F_IMB1] == (10.0 - 30.0) / 40.0 && s0[BOT4_F_IMB1 + 1] == (5.0 - 1.0) / 6.0);
+    CHECK(s0[BOT4_F_OFI1] == 10.0 - 30.0);
+    CHECK(isnan(s0[BOT4_F_MICRO_MOM]) && isnan(s0[BOT4_F_VPIN_BVC]));
+    /* after the diff: bid 100x3, ask 102x1; e_1 = (3-10) - 0 + 30 */
+    CHECK(s3[BOT4_F_SPREAD] == 2.0 && s3[BOT4_F_OFI1] == (10.0 - 30.0) + (3.0 - 10.0 + 30.0));
+    /* level 2: bid 99x5 -> 99x5 (e=0); ask 102x1 -> gone (e = +1) */
+    CHECK(s3[BOT4_F_OFI1 + 1] == (5.0 - 1.0) + 1.0);
+    CHECK(s3[BOT4_F_BID_AGE] == (3000 - 1000) * 1e-9 && s3[BOT4_F_ASK_AGE] == 0.0);
+    /* signed volume -4 + 60; two trades over 3000 - 2000 ns (floored to 1 us) */
+    CHECK(s3[BOT4_F_SIGNED_VOL] == 56.0);
+    CHECK(s3[BOT4_F_TRADE_RATE] == 2.0 / 1000.0 * 1e9);
+    /* cancel: bid removed 7 - 4 traded = 3 unexplained; ask removed 30, 60 traded -> 0;
+     * one message with removals in both windows -> equal rates -> burst 1 */
+    CHECK(s3[BOT4_F_CANCEL_BURST] == 1.0);
+    /* 64 lots traded, then 50 more: one full bucket of 100 -> VPIN defined after the last */
+    CHECK(isnan(s3[BOT4_F_VPIN_AGGR]));
+    /* bucket: 4 sell + 60 buy + 36 of the last buy = 96 buy, 4 sell -> |96 - 4| / 100 */
+    CHECK(fabs(s4[BOT4_F_VPIN_AGGR] - 0.92) < 1e-15);
+    CHECK(s4[BOT4_F_QAHEAD_BID] == 3.0 && s4[BOT4_F_QAHEAD_ASK] == 1.0);
+    /* the last buy traded at 102 = best ask: ask fill rate 50 lots over 4000-2000 ns */
+    CHECK(s4[BOT4_F_ETA_ASK] == 1.0 / (50.0 / 2000.0 * 1e9));
+    /* the 4 lots sold at 100 (still the best bid) give the bid fill rate */
+    CHECK(s4[BOT4_F_ETA_BID] == 3.0 / (4.0 / 2000.0 * 1e9));
+    bot4_book_free(&b);
+    bot4_features_free(&f);
+}
+
+/* Window sums against brute force over the level trace, with tiny windows. */
+static void test_window_sums_wrap(void)
+{
+    const int64_t n = 20000;
+    bot4_event *ev = calloc((size_t)n, sizeof *ev);
+    bot4_features_levels *tr = calloc((size_t)n, sizeof *tr);
+    double *out = calloc((size_t)n * BOT4_F_N, sizeof *out);
+    int64_t *rows = calloc((size_t)n, sizeof *rows);
+    CHECK(ev && tr && out && rows);
+    if (!ev || !tr || !out || !rows) goto done;
+    bot4_synth g;
+    CHECK(bot4_synth_init(&g, 3, BOT4_SYNTH_CRISIS) == BOT4_SYNTH_OK);
+    CHECK(bot4_synth_generate(&g, ev, n) == BOT4_SYNTH_OK);
+    bot4_synth_free(&g);
+    bot4_features_params p = defaults();
+    p.ofi_window = 3; p.kyle_window = 4; p.rv_window = 5; p.cancel_short = 2; p.cancel_long = 6;
+    p.trade_window = 3; p.bvc_window = 4; p.vpin_buckets = 2; p.momentum_lag = 2;
+    bot4_features f;
+    bot4_book b;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
+    int64_t n_out = 0, n_tr = 0;
+    CHECK(bot4_features_run(&f, &b, ev, n, 1, 0, out, rows, n, &n_out, tr, n, &n_tr) == BOT4_FEATURES_OK);
+    /* after the last row: OFI level 1 over the last 3 messages, by brute force */
+    int64_t want = 0;
+    for (int64_t m = n_tr - 3; m < n_tr; m++) {
+        const bot4_features_levels *c = &tr[m], *pv = &tr[m - 1];
+        const int64_t pa = c->ask_qty[0] ? c->ask_px[0] : INT64_MAX, pa0 = pv->ask_qty[0] ? pv->ask_px[0] : INT64_MAX;
+        want += (c->bid_px[0] >= pv->bid_px[0] ? c->bid_qty[0] : 0) -
+                (c->bid_px[0] <= pv->bid_px[0] ? pv->bid_qty[0] : 0) -
+                (pa <= pa0 ? c->ask_qty[0] : 0) + (pa >= pa0 ? pv->ask_qty[0] : 0);
+    }
+    CHECK(out[(n_out - 1) * BOT4_F_N + BOT4_F_OFI1] == (double)want);
+    /* realized vol over the last 5 messages */
+    int64_t yy = 0;
+    for (int64_t m = n_tr - 5; m < n_tr; m++) {
+        const int64_t y = (tr[m].bid_px[0] + tr[m].ask_px[0]) - (tr[m - 1].bid_px[0] + tr[m - 1].ask_px[0]);
+        yy += y * y;
+    }
+    const double mid = 0.5 * (double)(tr[n_tr - 1].bid_px[0] + tr[n_tr - 1].ask_px[0]);
+    CHECK(out[(n_out - 1) * BOT4_F_N + BOT4_F_RV] == 0.5 * sqrt((double)yy) / mid);
+    /* momentum: microprice 2 decision points back */
+    CHECK(out[(n_out - 1) * BOT4_F_N + BOT4_F_MICRO_MOM] ==
+          out[(n_out - 1) * BOT4_F_N + BOT4_F_MICRO] - out[(n_out - 3) * BOT4_F_N + BOT4_F_MICRO]);
+    int finite_vpin = 0;
+    for (int64_t i = 0; i < n_out; i++) finite_vpin += isfinite(out[i * BOT4_F_N + BOT4_F_VPIN_BVC]);
+    CHECK(finite_vpin > n_out / 2);
+    bot4_book_free(&b);
+    bot4_features_free(&f);
+done:
+    free(ev); free(tr); free(out); free(rows);
+}
+
+int main(void)
+{
+    test_params();
+    test_hand_worked();
+    test_window_sums_wrap();
+    printf("features: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
