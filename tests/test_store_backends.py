@@ -110,8 +110,16 @@ def test_journal_batch_is_atomic_and_validated(store):
 
 
 def test_encode_decode_and_field_errors():
-    for r in _journal():
+    from bot.store.records import _encode_checked
+    from bot.store.session_drill import session_events
+
+    for r in [*_journal(), *session_events(6, 500)]:
+        assert encode(r) == _encode_checked(r)  # the fast path packs exactly what the checked one does
         assert decode(np.frombuffer(encode(r), dtype=encode_many([r]).dtype)[0]) == r
+    with pytest.raises(StoreError, match="instrument must be at most 32 bytes without NUL"):
+        encode(OrderEvent(1, "c", "a\x00b", BUY, 1, 1, 1, 0, 1))
+    with pytest.raises(StoreError, match="ts_ns out of range"):
+        encode(Fill(1, "c", "i", BUY, 1, 1, 1, 3, 2**63))
     with pytest.raises(StoreError, match="client_order_id must be at most 40 bytes"):
         encode(OrderEvent(1, "x" * 41, "i", BUY, 1, 1, 1, 0, 1))
     with pytest.raises(StoreError, match="side out of range"):

@@ -288,7 +288,36 @@ def _check_int(name: str, value, lo: int = _I64_MIN, hi: int = _I64_MAX) -> None
 
 def encode(rec: OrderEvent | Fill) -> bytes:
     """Pack one order event or fill into a JOURNAL_DTYPE record. Bad fields raise StoreError
-    naming the field and value."""
+    naming the field and value.
+
+    This runs on the engine loop, so valid records take a fast path (range checks inline,
+    struct rejects non-integers and int64 overflow); anything it refuses goes through the
+    field-by-field checks, which name the culprit."""
+    t = type(rec)
+    try:
+        if t is Fill:
+            a, b, c, d = (rec.instrument.encode(), rec.client_order_id.encode(), rec.order_id.encode(),
+                          rec.trade_id.encode())
+            if (rec.event_id >= 1 and 0 <= rec.side <= 1 and 1 <= rec.order_state <= 8 and rec.qty_lots > 0
+                    and rec.order_filled_lots >= 0 and 0 <= rec.liquidity <= 2
+                    and len(a) <= 32 and len(b) <= 40 and len(c) <= 48 and len(d) <= 48
+                    and b"\0" not in a and b"\0" not in b and b"\0" not in c and b"\0" not in d):
+                return _PACK.pack(KIND_FILL, rec.side, rec.order_state, rec.liquidity, 0, rec.event_id, rec.ts_ns,
+                                  rec.price_ticks, rec.qty_lots, rec.order_filled_lots, rec.fee_units, a, b, c, d)
+        elif t is OrderEvent:
+            a, b, c = rec.instrument.encode(), rec.client_order_id.encode(), rec.order_id.encode()
+            if (rec.event_id >= 1 and 0 <= rec.side <= 1 and 1 <= rec.state <= 8 and rec.qty_lots >= 0
+                    and rec.filled_lots >= 0 and 0 <= rec.order_type <= 255
+                    and len(a) <= 32 and len(b) <= 40 and len(c) <= 48
+                    and b"\0" not in a and b"\0" not in b and b"\0" not in c):
+                return _PACK.pack(KIND_ORDER_EVENT, rec.side, rec.state, 0, rec.order_type, rec.event_id,
+                                  rec.ts_ns, rec.price_ticks, rec.qty_lots, rec.filled_lots, 0, a, b, c, b"")
+    except (struct.error, AttributeError, TypeError):
+        pass
+    return _encode_checked(rec)
+
+
+def _encode_checked(rec) -> bytes:
     if type(rec) is Fill:
         kind, state, filled, fee, liq, otype, trade = (
             KIND_FILL, rec.order_state, rec.order_filled_lots, rec.fee_units, rec.liquidity, 0, rec.trade_id)

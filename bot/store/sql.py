@@ -232,6 +232,7 @@ class SqlStore(Store):
                 newest_fill = cur.one("SELECT MAX(event_id) FROM fills WHERE run_id = ?", (run_id,))[0]
                 if newest_fill is not None and newest_fill > int(ev["event_id"][0]):
                     late_from = int(ev["event_id"][0])
+            order_rows: dict[str, list] = {}
             if len(ev):
                 c = decode_batch(ev)
                 n = len(ev)
@@ -240,14 +241,13 @@ class SqlStore(Store):
                                 c["filled_lots"], c["ts_ns"]))
                 self._bulk_insert(cur, "order_events", _EVENT_COLS, rows, "ON CONFLICT (run_id, event_id) DO NOTHING")
                 # One row per order: its latest event (ids ascend, so the last wins); a new
-                # order's created_ns is its first event's time, later events never move it.
+                # order's created_ns is its first event's time.
                 created: dict[str, int] = {}
                 for k, t in zip(c["client_order_id"], c["ts_ns"]):
                     created.setdefault(k, t)
-                latest = {r[2]: r for r in rows}
-                self._bulk_insert(cur, "orders", _ORDER_COLS, [
-                    (run_id, k, r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], created[k], r[11], r[1])
-                    for k, r in latest.items()], _ORDER_UPSERT)
+                order_rows = {r[2]: [run_id, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], created[r[2]],
+                                     r[11], r[1]] for r in rows}
+            fill_updates = []
             if len(fl):
                 c = decode_batch(fl)
                 n = len(fl)
@@ -255,9 +255,12 @@ class SqlStore(Store):
                                 c["instrument"], c["side"], c["price_ticks"], c["qty_lots"], c["fee_units"],
                                 c["liquidity"], c["filled_lots"], c["state"], c["ts_ns"]))
                 self._bulk_insert(cur, "fills", _FILL_COLS, rows, "ON CONFLICT (run_id, event_id) DO NOTHING")
-                latest = {r[2]: r for r in rows}
-                self._update_orders_from_fills(cur, [(r[11], r[12], r[13], r[1], run_id, k, r[1])
-                                                     for k, r in latest.items()])
+                for k, r in {r[2]: r for r in rows}.items():
+                    o = order_rows.get(k)
+                    if o is None:  # order row from an earlier batch: update it in place
+                        fill_updates.append((r[11], r[12], r[13], r[1], run_id, k, r[1]))
+                    elif r[1] > o[12]:  # the fill is the order's latest record: fold it in
+                        o[5], o[9], o[11], o[12] = r[12], r[11], r[13], r[1]
                 pos: dict[str, list] = {}
                 for inst, side, price, qty, fee, eid in zip(c["instrument"], c["side"], c["price_ticks"],
                                                             c["qty_lots"], c["fee_units"], c["event_id"]):
@@ -271,6 +274,10 @@ class SqlStore(Store):
                     p[3] = eid
                 self._bulk_insert(cur, "positions", _POSITION_COLS,
                                   [(run_id, k, v[0], v[1], v[2], v[3]) for k, v in pos.items()], _POSITION_UPSERT)
+            if order_rows:
+                self._bulk_insert(cur, "orders", _ORDER_COLS, [tuple(o) for o in order_rows.values()], _ORDER_UPSERT)
+            if fill_updates:
+                self._update_orders_from_fills(cur, fill_updates)
             if late_from is not None:
                 touched = set(decode_batch(ev)["client_order_id"])
                 latest_fill: dict[str, tuple] = {}
