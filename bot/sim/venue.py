@@ -1,0 +1,392 @@
+"""Simulated venue: our orders meet a recorded (or generated) L2 market with latency, fees,
+market impact, venue filters and rate limits. The replay loop and queue positions are C
+(engine.simvenue over csrc/simvenue.c); this layer schedules and prices.
+
+Time is the feed's local receive time (ts_local, ns). A request made at strategy time t
+reaches the venue at t + entry latency; its acknowledgement, rejection and fills become
+visible to the strategy ack latency after they happen at the venue. The strategy's view
+of the market is the caller's business: the driver in bot.sim.runner looks at the book at
+t and acts at t + market-data latency. Latencies are constant or lognormal, drawn from one
+seeded generator in call order, so the same seed and data give identical fills.
+
+Fees are basis points of the quote notional by 30-day quote volume tier (the tier reached
+by volume traded before the fill); a negative maker rate is a rebate. Fees are exact
+Decimals. Orders that take liquidity walk the visible book level by level (the C core
+removes what we took), then pay the square-root impact term: each taker fill's price is
+moved against us by ceil(price * gamma * sigma * sqrt(Q / ADV)) ticks, Q the order's
+taken quantity and ADV the average daily volume, both in lots (Almgren et al. 2005,
+"Direct estimation of equity market impact"; the usual square-root law).
+
+Filters at arrival, each a rejection with a reason: price on the tick grid and qty on the
+lot grid (ints by construction here), min notional, percent-price band around the mid,
+and a sliding-window order rate limit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+
+from bot.data.instruments import Instrument
+from engine import simvenue as core
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+class VenueConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Constant (sigma 0) or lognormal with the given median, in ns."""
+    median_ns: int = 0
+    sigma: float = 0.0
+
+    def __post_init__(self):
+        if isinstance(self.median_ns, bool) or not isinstance(self.median_ns, int) or self.median_ns < 0:
+            raise VenueConfigError(f"latency median_ns must be an int >= 0, got {self.median_ns!r}")
+        if not (self.sigma >= 0 and math.isfinite(self.sigma)):
+            raise VenueConfigError(f"latency sigma must be >= 0, got {self.sigma!r}")
+
+    def sample(self, rng: np.random.Generator) -> int:
+        if self.sigma == 0 or self.median_ns == 0:
+            return self.median_ns
+        return int(self.median_ns * math.exp(self.sigma * rng.standard_normal()))
+
+
+@dataclass(frozen=True)
+class FeeTier:
+    min_volume: Decimal  # 30-day quote volume at which the tier starts
+    maker_bps: Decimal   # negative: rebate
+    taker_bps: Decimal
+
+
+# Binance spot regular tiers (2024, no BNB discount), quote = USDT.
+DEFAULT_TIERS = (
+    FeeTier(Decimal(0), Decimal("10"), Decimal("10")),
+    FeeTier(Decimal(1_000_000), Decimal("9"), Decimal("10")),
+    FeeTier(Decimal(5_000_000), Decimal("8"), Decimal("10")),
+    FeeTier(Decimal(20_000_000), Decimal("4.2"), Decimal("6")),
+)
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    tiers: tuple[FeeTier, ...] = DEFAULT_TIERS
+
+    def __post_init__(self):
+        if not self.tiers or self.tiers[0].min_volume != 0:
+            raise VenueConfigError("fee tiers must start at min_volume 0")
+        vols = [t.min_volume for t in self.tiers]
+        if vols != sorted(vols) or len(set(vols)) != len(vols):
+            raise VenueConfigError(f"fee tier volumes must be strictly increasing, got {vols}")
+
+    def rates(self, volume_30d: Decimal) -> tuple[Decimal, Decimal]:
+        tier = self.tiers[0]
+        for t in self.tiers:
+            if volume_30d >= t.min_volume:
+                tier = t
+        return tier.maker_bps, tier.taker_bps
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Square-root impact: price moves by gamma * sigma * sqrt(Q / ADV) (fraction of price)."""
+    gamma: float = 0.0
+    sigma: float = 0.0  # daily volatility, fraction
+    adv_lots: int = 1
+
+    def __post_init__(self):
+        if self.gamma < 0 or self.sigma < 0 or self.adv_lots <= 0:
+            raise VenueConfigError(f"impact needs gamma >= 0, sigma >= 0, adv_lots > 0; got {self}")
+
+    def ticks(self, price: int, qty: int) -> int:
+        frac = self.gamma * self.sigma * math.sqrt(qty / self.adv_lots)
+        return math.ceil(price * frac) if frac > 0 else 0
+
+
+@dataclass(frozen=True)
+class VenueConfig:
+    entry_latency: Latency = Latency(1_000_000)
+    ack_latency: Latency = Latency(1_000_000)
+    md_latency: Latency = Latency(0)
+    fees: FeeSchedule = FeeSchedule()
+    impact: Impact = Impact()
+    percent_price: Fraction = Fraction(1, 5)  # price within mid * (1 -/+ this)
+    rate_limit_orders: int = 50                # at most this many orders ...
+    rate_limit_window_ns: int = 10 * 10**9     # ... per sliding window
+    queue_model: str = "risk_averse"
+    queue_power: float = 2.0
+    max_orders: int = 256
+    seed: int = 7
+
+    def __post_init__(self):
+        if self.queue_model not in core.QUEUE_MODELS:
+            raise VenueConfigError(f"queue_model must be one of {', '.join(core.QUEUE_MODELS)}, "
+                                   f"got {self.queue_model!r}")
+        if self.rate_limit_orders < 1 or self.rate_limit_window_ns < 1:
+            raise VenueConfigError("rate limit needs orders >= 1 and window_ns >= 1")
+        if not (0 < self.percent_price):
+            raise VenueConfigError(f"percent_price must be > 0, got {self.percent_price}")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the strategy learns. kind: ack, reject, fill, cancelled, cancel_reject, expired."""
+    kind: str
+    client_id: str
+    ts: int           # when it happened at the venue
+    visible_ts: int   # when the strategy sees it
+    side: str = ""
+    price: int = 0
+    qty: int = 0
+    leaves: int = 0
+    liquidity: str = ""  # maker / taker for fills
+    fee: Decimal = Decimal(0)  # quote currency; negative = rebate
+    reason: str = ""
+    ahead: int = 0
+
+
+@dataclass
+class _OrderInfo:
+    client_id: str
+    core_id: int
+    side: str
+    price: int
+    qty: int
+    placed_ts: int = 0
+    ahead_at_place: int = 0
+    filled: int = 0
+    first_fill_ts: int | None = None
+
+
+@dataclass
+class QueueStats:
+    orders_rested: int = 0
+    ahead_at_place_total: int = 0
+    maker_lots: int = 0
+    rested_lots: int = 0
+    fill_delays_ns: list = field(default_factory=list)
+
+
+class SimVenue:
+    def __init__(self, events: np.ndarray, instrument: Instrument, config: VenueConfig = VenueConfig()):
+        self.instrument = instrument
+        self.config = config
+        self.core = core.VenueCore(events, max_orders=config.max_orders,
+                                   queue_model=config.queue_model, queue_power=config.queue_power)
+        self.rng = np.random.default_rng(config.seed)
+        self._pending: list = []  # heap of (arrival_ts, seq, action)
+        self._visible: list = []  # heap of (visible_ts, seq, Report)
+        self._seq = 0
+        self._orders: dict[str, _OrderInfo] = {}
+        self._by_core: dict[int, _OrderInfo] = {}
+        self._next_core_id = 1
+        self._volume: deque = deque()  # (ts, quote notional) of our fills, for fee tiers
+        self._volume_sum = Decimal(0)
+        self._rate: deque = deque()
+        self.queue = QueueStats()
+        self.fills: list[Report] = []
+        self._unit = instrument.tick_size * instrument.lot_size  # quote value of one tick-lot
+
+    # ---- strategy side -----------------------------------------------------------------
+    def submit(self, t: int, client_id: str, side: str, qty: int, price: int = 0,
+               tif: str = "gtc", post_only: bool = False, expire_ts: int = 0) -> None:
+        """Send an order at strategy time t (price 0: market)."""
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        for name, v, lo in (("qty", qty, 1), ("price", price, 0), ("expire_ts", expire_ts, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        if tif not in core.TIFS:
+            raise ValueError(f"tif must be one of {', '.join(core.TIFS)}, got {tif!r}")
+        if client_id in self._orders:
+            raise ValueError(f"client_id {client_id!r} already used at this venue")
+        info = _OrderInfo(client_id, self._next_core_id, side, price, qty)
+        self._next_core_id += 1
+        self._orders[client_id] = info
+        self._by_core[info.core_id] = info
+        arrival = t + self.config.entry_latency.sample(self.rng)
+        self._schedule(arrival, ("place", info, tif, post_only, expire_ts))
+
+    def cancel(self, t: int, client_id: str) -> None:
+        if client_id not in self._orders:
+            raise ValueError(f"unknown client_id {client_id!r}")
+        self._schedule(t + self.config.entry_latency.sample(self.rng), ("cancel", self._orders[client_id]))
+
+    def advance(self, t: int) -> list[Report]:
+        """Run the venue up to time t; returns the reports the strategy sees by t."""
+        while self._pending and self._pending[0][0] <= t:
+            arrival, _, action = heapq.heappop(self._pending)
+            self._absorb(self.core.run_until(arrival))
+            self._act(self._venue_time(arrival), action)
+        self._absorb(self.core.run_until(t))
+        out = []
+        while self._visible and self._visible[0][0] <= t:
+            out.append(heapq.heappop(self._visible)[2])
+        return out
+
+    def finish(self) -> list[Report]:
+        """Replay to the end of the data; every remaining report."""
+        end = np.iinfo(np.int64).max
+        while self._pending:
+            arrival, _, action = heapq.heappop(self._pending)
+            self._absorb(self.core.run_until(arrival))
+            self._act(self._venue_time(arrival), action)
+        self._absorb(self.core.run_until(end))
+        out = [r for _, _, r in sorted(self._visible)]
+        self._visible.clear()
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self.core.done and not self._pending
+
+    def next_ts(self):
+        return self.core.next_ts()
+
+    # ---- internals ----------------------------------------------------------------------
+    def _venue_time(self, arrival):
+        now = self.core.now
+        return arrival if now is None else max(arrival, now)
+
+    def _schedule(self, ts, action):
+        self._seq += 1
+        heapq.heappush(self._pending, (ts, self._seq, action))
+
+    def _emit(self, report: Report):
+        self._seq += 1
+        heapq.heappush(self._visible, (report.visible_ts, self._seq, report))
+
+    def _ack_at(self, ts):
+        return ts + self.config.ack_latency.sample(self.rng)
+
+    def _reject(self, ts, info, reason):
+        self._emit(Report("reject", info.client_id, ts, self._ack_at(ts), info.side, info.price,
+                          info.qty, 0, reason=reason))
+
+    def _mid(self):
+        b, a = self.core.best("buy"), self.core.best("sell")
+        if b is None or a is None:
+            return None
+        return Fraction(b[0] + a[0], 2)
+
+    def _check_filters(self, ts, info) -> str | None:
+        window = self.config.rate_limit_window_ns
+        while self._rate and self._rate[0] <= ts - window:
+            self._rate.popleft()
+        if len(self._rate) >= self.config.rate_limit_orders:
+            return "rate_limited"
+        self._rate.append(ts)
+        ref = info.price
+        if ref == 0:
+            opp = self.core.best("sell" if info.side == "buy" else "buy")
+            if opp is None:
+                return "no_liquidity"
+            ref = opp[0]
+        if ref * info.qty * self._unit < self.instrument.min_notional:
+            return "min_notional"
+        mid = self._mid()
+        band = self.config.percent_price
+        if info.price and mid is not None and not (mid * (1 - band) <= info.price <= mid * (1 + band)):
+            return "percent_price"
+        return None
+
+    def _fee(self, ts, price, qty, liquidity) -> Decimal:
+        while self._volume and self._volume[0][0] <= ts - 30 * NS_PER_DAY:
+            self._volume_sum -= self._volume.popleft()[1]
+        maker_bps, taker_bps = self.config.fees.rates(self._volume_sum)
+        notional = price * qty * self._unit
+        self._volume.append((ts, notional))
+        self._volume_sum += notional
+        return notional * (maker_bps if liquidity == "maker" else taker_bps) / Decimal(10_000)
+
+    def _fill(self, ts, info, price, qty, leaves, liquidity, ahead):
+        fee = self._fee(ts, price, qty, liquidity)
+        info.filled += qty
+        if info.first_fill_ts is None and liquidity == "maker":
+            info.first_fill_ts = ts
+            self.queue.fill_delays_ns.append(ts - info.placed_ts)
+        if liquidity == "maker":
+            self.queue.maker_lots += qty
+        r = Report("fill", info.client_id, ts, self._ack_at(ts), info.side, price, qty, leaves,
+                   liquidity, fee, ahead=ahead)
+        self.fills.append(r)
+        self._emit(r)
+
+    def _act(self, ts, action):
+        if action[0] == "cancel":
+            info = action[1]
+            leaves = self.core.cancel(info.core_id)
+            if leaves is None:
+                self._emit(Report("cancel_reject", info.client_id, ts, self._ack_at(ts),
+                                  info.side, reason="not_working"))
+            else:
+                self._emit(Report("cancelled", info.client_id, ts, self._ack_at(ts), info.side,
+                                  info.price, leaves, 0))
+            return
+        _, info, tif, post_only, expire_ts = action
+        reason = self._check_filters(ts, info)
+        if reason is None and tif == "gtd" and expire_ts <= ts:
+            reason = "expired_on_arrival"
+        if reason:
+            self._reject(ts, info, reason)
+            return
+        status, reports, resting, ahead = self.core.place(
+            ts, info.core_id, info.side, info.price, info.qty, tif, post_only, expire_ts)
+        if status != "ok":
+            self._reject(ts, info, status)
+            return
+        self._emit(Report("ack", info.client_id, ts, self._ack_at(ts), info.side, info.price,
+                          info.qty, info.qty, ahead=ahead))
+        info.placed_ts = ts
+        takers = reports[reports["kind"] == core.KINDS.index("taker")]
+        taken = int(takers["qty"].sum())
+        leaves = info.qty
+        for r in takers:
+            bump = self.config.impact.ticks(int(r["price"]), taken)
+            px = int(r["price"]) + (bump if info.side == "buy" else -bump)
+            leaves -= int(r["qty"])
+            self._fill(ts, info, max(px, 1), int(r["qty"]), leaves, "taker", 0)
+        self._absorb(reports[reports["kind"] != core.KINDS.index("taker")])
+        if resting:
+            info.ahead_at_place = ahead
+            self.queue.orders_rested += 1
+            self.queue.ahead_at_place_total += ahead
+            self.queue.rested_lots += resting
+        elif leaves > 0:  # IOC / FOK / market remainder is dropped
+            self._emit(Report("cancelled", info.client_id, ts, self._ack_at(ts), info.side,
+                              info.price, leaves, 0, reason=tif))
+
+    def _absorb(self, reports):
+        for r in reports:
+            info = self._by_core[int(r["id"])]
+            kind = core.KINDS[r["kind"]]
+            ts = int(r["ts"])
+            if kind == "expired":
+                self._emit(Report("expired", info.client_id, ts, self._ack_at(ts), info.side,
+                                  info.price, int(r["qty"]), 0))
+            else:
+                self._fill(ts, info, int(r["price"]), int(r["qty"]), int(r["leaves"]),
+                           "taker" if kind == "taker" else "maker", int(r["ahead"]))
+
+    # ---- summaries ----------------------------------------------------------------------
+    def queue_summary(self) -> dict:
+        q = self.queue
+        delays = sorted(q.fill_delays_ns)
+        return {
+            "orders_rested": q.orders_rested,
+            "mean_ahead_at_place_lots": (q.ahead_at_place_total / q.orders_rested) if q.orders_rested else 0.0,
+            "rested_lots": q.rested_lots,
+            "maker_lots": q.maker_lots,
+            "maker_fill_ratio": (q.maker_lots / q.rested_lots) if q.rested_lots else 0.0,
+            "median_time_to_first_fill_ms": (delays[len(delays) // 2] / 1e6) if delays else None,
+            **{f"core_{k}": v for k, v in self.core.stats().items()},
+        }
