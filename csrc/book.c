@@ -504,15 +504,22 @@ static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo 
                    int arriving)
 {
     int64_t U = ev[0].seq_first, u = ev[0].seq_last, pu = ev[0].seq_prev;
-    if (b->state == BOT4_BOOK_WAIT_SNAPSHOT)
+    if (u == BOT4_SEQ_NONE) { /* unsequenced feed (e.g. Tardis): applied on top of a snapshot */
+        if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
+            b->stats.diffs_no_snapshot++;
+            return BOT4_BOOK_OK;
+        }
+    } else if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
         return pending_push(b, ev, n, arriving) ? fail_nomem(b) : BOT4_BOOK_OK;
+    }
     int64_t last = b->last_update_id;
-    if (u <= last) {
+    int ok;
+    if (u == BOT4_SEQ_NONE) {
+        ok = 1;
+    } else if (u <= last) {
         b->stats.diffs_stale++;
         return BOT4_BOOK_OK;
-    }
-    int ok;
-    if (b->state == BOT4_BOOK_SYNCING)
+    } else if (b->state == BOT4_BOOK_SYNCING)
         ok = U <= last + 1; /* and last + 1 <= u, since u > last */
     else if (pu != BOT4_SEQ_NONE)
         ok = pu == last;
@@ -543,7 +550,8 @@ static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo 
     b->stats.level_updates += applied;
     b->stats.diffs_applied++;
     b->state = BOT4_BOOK_LIVE;
-    b->last_update_id = u;
+    if (u != BOT4_SEQ_NONE)
+        b->last_update_id = u;
     if (bot4_book_is_crossed(b))
         b->stats.crossed++;
     if (out) {
@@ -716,14 +724,14 @@ int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *er
                 return verr(err, r, BOT4_BOOK_V_NESTED, e->flags);
             open = r;
             snap_seen[0] = snap_seen[1] = 0;
+            /* seq_last == SEQ_NONE: an unsequenced message (its other ids must be absent) */
+            if (e->seq_last < BOT4_SEQ_NONE)
+                return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
             if (e->kind == BOT4_EV_UPDATE) {
                 diffs++;
-                if (e->seq_last < 0)
-                    return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
-                if (e->seq_first < 0 || e->seq_first > e->seq_last)
+                if (e->seq_last == BOT4_SEQ_NONE ? e->seq_first != BOT4_SEQ_NONE
+                                                 : (e->seq_first < 0 || e->seq_first > e->seq_last))
                     return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_FIRST, e->seq_first);
-            } else if (e->seq_last < 0) {
-                return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
             }
         } else {
             if (open < 0)

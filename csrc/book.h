@@ -82,6 +82,7 @@ typedef struct bot4_book_stats {
     int64_t diffs_stale;      /* diff messages dropped because u <= last applied id */
     int64_t diffs_buffered;   /* diff messages received while waiting for a snapshot */
     int64_t diffs_buffer_dropped; /* buffered diffs discarded because the buffer was full */
+    int64_t diffs_no_snapshot; /* unsequenced diffs dropped: no snapshot applied yet */
     int64_t gaps;             /* sequence breaks: the book then needs a resync */
     int64_t resyncs;          /* snapshots applied while a resync was needed after a gap */
     int64_t crossed;          /* messages after which best bid >= best ask */
@@ -131,8 +132,8 @@ enum {
     BOT4_BOOK_V_SEQ_MISMATCH_FIRST,/* seq_first differs within one message */
     BOT4_BOOK_V_SEQ_MISMATCH_LAST, /* seq_last differs within one message */
     BOT4_BOOK_V_SEQ_MISMATCH_PREV, /* seq_prev differs within one message */
-    BOT4_BOOK_V_SEQ_RANGE_FIRST,   /* diff seq_first < 0 or > seq_last */
-    BOT4_BOOK_V_SEQ_RANGE_LAST,    /* snapshot/diff seq_last < 0 */
+    BOT4_BOOK_V_SEQ_RANGE_FIRST,   /* diff seq_first < 0 or > seq_last (or set when u is absent) */
+    BOT4_BOOK_V_SEQ_RANGE_LAST,    /* snapshot/diff seq_last < -1 */
     BOT4_BOOK_V_SIDE_NONE,         /* side NONE in a message of more than one row */
     BOT4_BOOK_V_SNAP_QTY,          /* snapshot level with qty 0 */
     BOT4_BOOK_V_SNAP_UNSORTED,     /* snapshot bids not strictly descending / asks ascending */
@@ -177,6 +178,9 @@ int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *er
  *                               pu == prev u (futures), else a gap.
  *   A gap marks the book needs_resync, back to waiting: nothing more is applied until a
  *   snapshot (the breaking diff is buffered for it).
+ *   Unsequenced feeds (seq_last == SEQ_NONE, e.g. Tardis): a snapshot sets no
+ *     lastUpdateId; a diff is applied whenever a snapshot has been, else dropped and
+ *     counted in diffs_no_snapshot (it is older than the first snapshot).
  *   trade/quote rows: counted as skipped.
  * out (may be NULL) gets one row per applied diff; capacity must be >= diff messages in
  * the batch + pending_msgs. *n_out = rows written. Returns OK or ENOMEM (then the book is

@@ -39,6 +39,7 @@ cdef extern from "book.h":
         int64_t diffs_stale
         int64_t diffs_buffered
         int64_t diffs_buffer_dropped
+        int64_t diffs_no_snapshot
         int64_t gaps
         int64_t resyncs
         int64_t crossed

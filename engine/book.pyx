@@ -54,8 +54,8 @@ BBO_DTYPE = np.dtype([
 assert BBO_DTYPE.itemsize == sizeof(bot4_book_bbo)
 
 STATS_FIELDS = ("rows", "level_updates", "snapshots", "diffs_applied", "diffs_stale",
-                "diffs_buffered", "diffs_buffer_dropped", "gaps", "resyncs", "crossed",
-                "rows_skipped", "bbo_written")
+                "diffs_buffered", "diffs_buffer_dropped", "diffs_no_snapshot", "gaps", "resyncs",
+                "crossed", "rows_skipped", "bbo_written")
 
 FillCost = namedtuple("FillCost", "filled notional vwap levels complete")
 FillCost.__doc__ = """Walking one side from the touch to take `qty` lots.
@@ -79,8 +79,8 @@ _VERR = {
     9: ("seq_first", "seq_first differs within one message"),
     10: ("seq_last", "seq_last differs within one message"),
     11: ("seq_prev", "seq_prev differs within one message"),
-    12: ("seq_first", "diff seq_first (U) must be in 0..seq_last"),
-    13: ("seq_last", "seq_last must be >= 0 for snapshot and diff messages"),
+    12: ("seq_first", "diff seq_first (U) must be in 0..seq_last, or -1 when seq_last is -1"),
+    13: ("seq_last", "seq_last must be >= 0, or -1 (SEQ_NONE) for an unsequenced message"),
     14: ("side", "side NONE is only allowed as the single row of an empty message"),
     15: ("qty", "snapshot levels must have qty > 0"),
     16: ("price", "snapshot bids must strictly descend and asks strictly ascend (sorted, no duplicates)"),
@@ -93,6 +93,7 @@ cdef inline object _stats_dict(const bot4_book_stats *s):
         "rows": s.rows, "level_updates": s.level_updates, "snapshots": s.snapshots,
         "diffs_applied": s.diffs_applied, "diffs_stale": s.diffs_stale,
         "diffs_buffered": s.diffs_buffered, "diffs_buffer_dropped": s.diffs_buffer_dropped,
+        "diffs_no_snapshot": s.diffs_no_snapshot,
         "gaps": s.gaps, "resyncs": s.resyncs, "crossed": s.crossed,
         "rows_skipped": s.rows_skipped, "bbo_written": s.bbo_written,
     }
@@ -204,6 +205,7 @@ cdef class Book:
         """Replace the book. Bids strictly descending, asks strictly ascending (best
         first), qty > 0, not crossed. last_update_id (>= 0) is Binance's lastUpdateId:
         diffs with u <= it are stale; diffs buffered while waiting are then replayed.
+        last_update_id=None: an unsequenced feed (no lastUpdateId).
         Returns the number of buffered diff messages that were applied."""
         bp = _level_array("bid_prices", bid_prices, True)
         bq = _level_array("bid_qtys", bid_qtys, False)
@@ -223,8 +225,11 @@ cdef class Book:
             raise ValueError(f"ask_prices[{i}] = {ap[i]}: asks must strictly ascend (sorted, no duplicates)")
         if len(bp) and len(ap) and bp[0] >= ap[0]:
             raise ValueError(f"snapshot is crossed: best bid {bp[0]} >= best ask {ap[0]}")
-        if isinstance(last_update_id, float) or int(last_update_id) < 0 or int(last_update_id) >= 2**63:
-            raise ValueError(f"last_update_id must be an integer in 0..2^63-1, got {last_update_id!r}")
+        if last_update_id is None:
+            last_update_id = -1
+        elif (isinstance(last_update_id, (float, bool)) or not isinstance(last_update_id, (int, np.integer))
+                or int(last_update_id) < 0 or int(last_update_id) >= 2**63):
+            raise ValueError(f"last_update_id must be an integer in 0..2^63-1 or None, got {last_update_id!r}")
         cdef int64_t L = int(last_update_id)
         cdef const int64_t[::1] vbp = bp, vbq = bq, vap = ap, vaq = aq
         cdef int64_t nb = len(bp), na = len(ap), n_out = 0
@@ -250,6 +255,8 @@ cdef class Book:
         seq_prev == -1) or pu == prev u (futures). A break is a gap: needs_resync is set,
         nothing is applied until the next snapshot. Diffs that arrive while waiting for a
         snapshot are buffered and replayed through these rules when it arrives.
+        Unsequenced messages (seq_last == -1, e.g. Tardis) skip the checks: a diff is
+        applied whenever a snapshot has been (else counted in diffs_no_snapshot).
 
         bbo_out: optional BBO_DTYPE array receiving one row per applied diff (its u and
         the best bid/ask after it); it must hold at least (diff messages in the batch +

@@ -101,13 +101,18 @@ class RefBook:
 
     def diff(self, msg, arriving=True):
         U, u, pu = msg["U"], msg["u"], msg["pu"]
-        if self.state == "waiting_snapshot":
+        if u == -1:  # unsequenced (Tardis): applied on top of any snapshot
+            if self.state == "waiting_snapshot":
+                self.stats["diffs_no_snapshot"] += 1
+                return []
+            ok = True
+        elif self.state == "waiting_snapshot":
             self._buffer(msg, arriving)
             return []
-        if u <= self.last:
+        elif u <= self.last:
             self.stats["diffs_stale"] += 1
             return []
-        if self.state == "syncing":
+        elif self.state == "syncing":
             ok = U <= self.last + 1 <= u
         elif pu != -1:
             ok = pu == self.last
@@ -125,7 +130,8 @@ class RefBook:
         self.stats["level_updates"] += len(msg["levels"])
         self.stats["diffs_applied"] += 1
         self.state = "live"
-        self.last = u
+        if u != -1:
+            self.last = u
         if self.crossed():
             self.stats["crossed"] += 1
         self.stats["bbo_written"] += 1
@@ -200,8 +206,13 @@ offsets = st.one_of(
 qtys = st.one_of(st.just(0), st.integers(1, 10**9))
 
 
-def level(side_st=st.sampled_from([BID, ASK])):
-    return st.tuples(side_st, offsets, qtys).map(
+sides = st.sampled_from([BID, ASK])
+
+
+def level():
+    """(side, price, qty) near the touch, around a 4096-tick window, or millions away;
+    bids at or below MID, asks above it."""
+    return st.tuples(sides, offsets, qtys).map(
         lambda t: (t[0], max(1, MID + (-abs(t[1]) if t[0] == BID else abs(t[1])) + (0 if t[0] == BID else 1)), t[2]))
 
 
@@ -461,6 +472,31 @@ def test_diffs_before_snapshot_are_buffered_then_applied():
     assert book.depth_at(BID, 90) == 0 and book.depth_at(BID, 91) == 1 and book.depth_at(BID, 92) == 1
 
 
+def test_unsequenced_feed():
+    """Tardis-style messages carry no ids: applied on top of any snapshot, never gaps."""
+    msgs = [diff(-1, -1, 1, [(BID, 90, 1)]), snap(-1, 2, bids=((95, 1),)),
+            diff(-1, -1, 3, [(BID, 96, 2)]), diff(-1, -1, 4, [(ASK, 101, 0)])]
+    book, res, out = run(msgs)
+    assert res["diffs_no_snapshot"] == 1 and res["diffs_applied"] == 2 and res["gaps"] == 0
+    assert book.best_bid() == (96, 2) and book.best_ask() is None and book.last_update_id is None
+    assert out["u"].tolist() == [-1, -1]
+
+
+def test_tardis_fixture(shared_data):
+    from bot.data.tardis import load_events
+
+    ev, _ = load_events([shared_data / "tardis" / "deribit_incremental_book_L2_BTC-PERPETUAL.csv"])
+    book = Book()
+    res = book.apply_batch(ev)
+    assert res["snapshots"] >= 1 and res["gaps"] == 0
+    levels = ev[ev["kind"] == E.EV_SNAPSHOT]
+    for side in (BID, ASK):
+        rows = levels[levels["side"] == side]
+        assert book.level_count(side) == len(rows)
+        for r in rows:
+            assert book.depth_at(side, int(r["price"])) == int(r["qty"])
+
+
 def test_no_snapshot_nothing_applied():
     book, res, out = run([diff(1, 2, 1, [(BID, 5, 1)]), diff(3, 4, 2, [])])
     assert res["diffs_applied"] == 0 and res["diffs_buffered"] == 2 and len(out) == 0
@@ -504,10 +540,14 @@ def message_streams(draw):
     msgs, sent, ts, L = [], 1000, 0, None
     for _ in range(draw(st.integers(1, 120))):
         ts += draw(st.integers(0, 3))
-        what = draw(st.sampled_from(["next"] * 8 + ["gap", "stale", "snap", "trade", "quote", "empty", "overlap"]))
+        what = draw(st.sampled_from(["next"] * 8 + ["gap", "stale", "snap", "trade", "quote", "empty",
+                                                    "overlap", "unseq"]))
+        if what == "unseq":  # a message of an unsequenced feed (Tardis)
+            msgs.append(diff(-1, -1, ts, draw(st.lists(level(), max_size=6)), pu=-1))
+            continue
         if what == "snap":
             bids, asks = draw(snapshot_levels(max_levels=12))
-            L = sent + draw(st.integers(-6, 3))
+            L = -1 if draw(st.integers(0, 9)) == 0 else sent + draw(st.integers(-6, 3))
             msgs.append({"type": "snap", "L": L, "ts": ts, "bids": bids, "asks": asks})
             continue
         if what == "trade":
@@ -595,6 +635,8 @@ BAD_BATCHES = [
     ("nested", setf(5, "flags", 3), r"events\[5\]\.flags = 3.*still open"),
     ("seq_mismatch", setf(5, "seq_last", 999), r"events\[5\]\.seq_last = 999"),
     ("seq_range", lambda ev: ev[4:6].__setitem__("seq_first", 300), r"events\[4\]\.seq_first = 300"),
+    ("seq_first_without_last", lambda ev: ev[4:6].__setitem__("seq_last", -1), r"events\[4\]\.seq_first = 201"),
+    ("seq_last_range", lambda ev: ev[0:4].__setitem__("seq_last", -2), r"events\[0\]\.seq_last = -2"),
     ("snap_unsorted", setf(1, "price", 99), r"events\[1\]\.price = 99.*strictly"),
     ("snap_unsorted_ask", setf(3, "price", 100), r"events\[3\]\.price = 100.*strictly"),
     ("snap_crossed", setf(2, "price", 99), r"events\[2\]\.price = 99.*crossed"),
@@ -658,6 +700,7 @@ BAD_SNAPSHOTS = [
     (dict(bid_prices=np.array([99, 0, 98, 0])[::2]), ValueError, r"bid_prices must be C-contiguous"),
     (dict(bid_prices=["a", "b"]), TypeError, r"bid_prices must be int64"),
     (dict(last_update_id=-1), ValueError, r"last_update_id must be"),
+    (dict(last_update_id="5"), ValueError, r"last_update_id must be"),
     (dict(last_update_id=float("nan")), ValueError, r"last_update_id must be"),
 ]
 
