@@ -258,11 +258,6 @@ static inline _Atomic size_t *cell_seq(const bot4_ring_mpmc *q, size_t pos)
     return (_Atomic size_t *)(void *)(q->cells + (pos & q->mask) * q->stride);
 }
 
-static inline unsigned char *cell_data(const bot4_ring_mpmc *q, size_t pos)
-{
-    return q->cells + (pos & q->mask) * q->stride + CELL_HDR;
-}
-
 int bot4_ring_mpmc_create(bot4_ring_mpmc **out, size_t capacity, size_t record_size)
 {
     if (!out || !bot4_ring_capacity_ok(capacity, 2) || record_size == 0 ||
@@ -302,12 +297,16 @@ void bot4_ring_mpmc_destroy(bot4_ring_mpmc *q)
 static size_t mpmc_claim(bot4_ring_mpmc *q, _Atomic size_t *counter, size_t ready_offset,
                          size_t n, size_t *first)
 {
+    const unsigned char *cells = q->cells;
+    const size_t mask = q->mask, stride = q->stride;
     size_t pos = atomic_load_explicit(counter, memory_order_relaxed);
     for (;;) {
         size_t k = 0;
         int stale = 0;
         while (k < n) {
-            size_t seq = atomic_load_explicit(cell_seq(q, pos + k), memory_order_acquire);
+            const _Atomic size_t *seqp =
+                (const _Atomic size_t *)(const void *)(cells + ((pos + k) & mask) * stride);
+            size_t seq = atomic_load_explicit(seqp, memory_order_acquire);
             intptr_t dif = (intptr_t)(seq - (pos + k + ready_offset));
             if (dif == 0) {
                 k++;
@@ -331,6 +330,35 @@ static size_t mpmc_claim(bot4_ring_mpmc *q, _Atomic size_t *counter, size_t read
     }
 }
 
+/* Copy k records into the claimed cells from position first and publish each (seq =
+ * pos + 1, release). Loop-invariant fields are read into locals once: as far as the
+ * compiler knows, the copies may alias them. */
+static void mpmc_fill_cells(bot4_ring_mpmc *q, size_t first, size_t k, const unsigned char *src)
+{
+    unsigned char *cells = q->cells;
+    const size_t mask = q->mask, stride = q->stride, rs = q->record_size;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char *cell = cells + ((first + i) & mask) * stride;
+        copy_record(cell + CELL_HDR, src + i * rs, rs);
+        atomic_store_explicit((_Atomic size_t *)(void *)cell, first + i + 1,
+                              memory_order_release);
+    }
+}
+
+/* Copy k records out of the claimed cells and free each for the next lap (seq = pos +
+ * capacity, release). */
+static void mpmc_drain_cells(bot4_ring_mpmc *q, size_t first, size_t k, unsigned char *dst)
+{
+    unsigned char *cells = q->cells;
+    const size_t mask = q->mask, stride = q->stride, rs = q->record_size, lap = q->capacity;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char *cell = cells + ((first + i) & mask) * stride;
+        copy_record(dst + i * rs, cell + CELL_HDR, rs);
+        atomic_store_explicit((_Atomic size_t *)(void *)cell, first + i + lap,
+                              memory_order_release);
+    }
+}
+
 size_t bot4_ring_mpmc_push_n(bot4_ring_mpmc *q, const void *src, size_t n)
 {
     const unsigned char *s = src;
@@ -340,10 +368,7 @@ size_t bot4_ring_mpmc_push_n(bot4_ring_mpmc *q, const void *src, size_t n)
         size_t k = mpmc_claim(q, &q->enqueue_pos, 0, n - done, &pos);
         if (k == 0)
             break;
-        for (size_t i = 0; i < k; i++) {
-            copy_record(cell_data(q, pos + i), s + (done + i) * q->record_size, q->record_size);
-            atomic_store_explicit(cell_seq(q, pos + i), pos + i + 1, memory_order_release);
-        }
+        mpmc_fill_cells(q, pos, k, s + done * q->record_size);
         done += k;
     }
     return done;
@@ -358,11 +383,7 @@ size_t bot4_ring_mpmc_pop_n(bot4_ring_mpmc *q, void *dst, size_t n)
         size_t k = mpmc_claim(q, &q->dequeue_pos, 1, n - done, &pos);
         if (k == 0)
             break;
-        for (size_t i = 0; i < k; i++) {
-            copy_record(d + (done + i) * q->record_size, cell_data(q, pos + i), q->record_size);
-            atomic_store_explicit(cell_seq(q, pos + i), pos + i + q->capacity,
-                                  memory_order_release);
-        }
+        mpmc_drain_cells(q, pos, k, d + done * q->record_size);
         done += k;
     }
     return done;

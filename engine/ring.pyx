@@ -111,7 +111,8 @@ cdef int _batch_args(object arr, Py_ssize_t record_size, str name, bint writable
             f"{name} must be 1-D (one record per element) or 2-D (n, record_size), "
             f"got shape {arr.shape}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"{name} must be C-contiguous (see numpy.ascontiguousarray)")
+        raise ValueError(f"{name} must be C-contiguous, got strides {arr.strides} for shape "
+                         f"{arr.shape} (see numpy.ascontiguousarray)")
     if writable and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{name} is read-only; pop_batch needs a writable array")
     data[0] = <unsigned char *>cnp.PyArray_DATA(a)
