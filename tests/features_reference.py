@@ -160,7 +160,7 @@ def reference(events: np.ndarray, levels: np.ndarray, sample_rows: np.ndarray,
                 continue
             m = int(mi[s_i])
 
-            def rate(w):
+            def rate(w, m=m):
                 lo = max(0, m + 1 - w)
                 return int(csc[m + 1] - csc[lo]) / float(max(int(ts_m[m] - ts_m[lo]), MIN_DT_NS))
 

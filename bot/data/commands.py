@@ -3,8 +3,8 @@
 import sys
 
 import click
+from datetime import UTC
 
-from bot.pending import PendingCommand
 
 
 @click.group("data")
@@ -43,7 +43,214 @@ def replay_cmd(paths, repeat, check_bbo, as_json, no_cache):
         sys.exit(1)
 
 
-data.add_command(PendingCommand("convert", 3, "convert recorded data to Parquet"))
-data.add_command(PendingCommand("info", 3, "span, counts, gaps and precision of a data file"))
-data.add_command(PendingCommand("synth", 3, "seeded synthetic L2 market"))
-data.add_command(PendingCommand("features", 3, "feature time series to Parquet"))
+# --- convert, info, synth, features (issue 3) ------------------------------------------
+
+
+def detect_format(path) -> str:
+    """'events' (Bot4 Parquet), 'tardis', 'binance', 'ohlcv' or 'npy', from the content."""
+    from pathlib import Path
+
+    from bot.data import parquet, tardis
+
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return "events" if parquet.is_event_file(p) else "ohlcv"
+    if p.suffix.lower() == ".npy":
+        return "npy"
+    if tardis.is_tardis_csv(p):
+        return "tardis"
+    try:
+        from bot.data.binance import sniff
+
+        sniff(p)
+        return "binance"
+    except Exception:  # noqa: BLE001 - not a Binance recording; try the next format
+        pass
+    with open(p, encoding="utf-8", errors="replace") as f:
+        head = f.readline().strip().lower().replace(" ", "")
+    if head.startswith("timestamp,open,high,low,close,volume"):
+        return "ohlcv"
+    raise click.ClickException(f"{p}: unrecognised data format (expected Bot4 Parquet events, "
+                               "a Tardis CSV, a Binance recording or OHLCV bars)")
+
+
+def load_input(paths) -> tuple:
+    """(format, events or bars, instrument or None) for one or more files of one format."""
+    from bot.data import parquet, tardis
+    from bot.data.events import EVENT_DTYPE
+
+    fmts = {detect_format(p) for p in paths}
+    if len(fmts) > 1:
+        raise click.ClickException(f"inputs mix formats ({', '.join(sorted(fmts))}); give one format")
+    fmt = fmts.pop()
+    try:
+        if fmt == "events":
+            if len(paths) != 1:
+                raise click.ClickException("give one Bot4 Parquet event file")
+            ev, inst = parquet.read_events(paths[0])
+        elif fmt == "tardis":
+            ev, inst = tardis.load_events(paths)
+        elif fmt == "binance":
+            from bot.data.binance import load_events
+
+            ev, inst = load_events(paths)
+        elif fmt == "npy":
+            raise click.ClickException(f"{paths[0]}: a bare .npy has no instrument spec; convert the source")
+        else:
+            from bot.data.ohlcv import read_ohlcv
+
+            if len(paths) != 1:
+                raise click.ClickException("give one OHLCV file")
+            return fmt, read_ohlcv(paths[0]), None
+    except (ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    assert ev.dtype == EVENT_DTYPE
+    return fmt, ev, inst
+
+
+def event_info(ev, inst) -> dict:
+    """Span, counts per kind, sequence gaps (the book's Binance rules), time gaps, precision."""
+    import numpy as np
+
+    from bot.data import events as E
+    from engine.book import Book
+
+    out = {"rows": int(len(ev)),
+           "instrument": {"venue": inst.venue, "symbol": inst.symbol,
+                          "tick_size": str(inst.tick_size), "lot_size": str(inst.lot_size)}}
+    if len(ev) == 0:
+        return out
+    ts = ev["ts_local"]
+    out["span"] = {"first_ns": int(ts[0]), "last_ns": int(ts[-1]), "seconds": (int(ts[-1]) - int(ts[0])) / 1e9}
+    begins = (ev["flags"] & E.EVF_BEGIN) != 0
+    counts = {}
+    for k, name in E.KIND_NAMES.items():
+        m = ev["kind"] == k
+        counts[name] = {"rows": int(m.sum()), "messages": int((m & begins).sum())}
+    out["counts"] = counts
+    book = Book()
+    stats = book.apply_batch(ev)
+    out["sequence"] = {"gaps": int(stats["gaps"]), "crossed_messages": int(stats["crossed"]),
+                       "stale_diffs": int(stats["diffs_stale"]), "diffs_applied": int(stats["diffs_applied"])}
+    dt = np.diff(ts)
+    out["time_gaps"] = {"max_seconds": float(dt.max()) / 1e9 if len(dt) else 0.0,
+                        "over_1s": int((dt > 1_000_000_000).sum())}
+    return out
+
+
+def _render_info(path_text, fmt, info) -> str:
+    from datetime import datetime
+
+    lines = [f"{path_text} ({fmt})"]
+    i = info.get("instrument")
+    if i:
+        lines.append(f"  instrument  {i['venue']}:{i['symbol']}  tick {i['tick_size']}  lot {i['lot_size']}")
+    if "span" in info:
+        s = info["span"]
+        t0 = datetime.fromtimestamp(s["first_ns"] / 1e9, UTC).isoformat()
+        t1 = datetime.fromtimestamp(s["last_ns"] / 1e9, UTC).isoformat()
+        lines.append(f"  span        {t0} .. {t1}  ({s['seconds']:.3f} s)")
+    lines.append(f"  rows        {info['rows']}")
+    for k, c in info.get("counts", {}).items():
+        lines.append(f"  {k:<11} {c['rows']} rows, {c['messages']} messages")
+    if "sequence" in info:
+        q = info["sequence"]
+        lines.append(f"  gaps        {q['gaps']} sequence gaps, {q['crossed_messages']} crossed, "
+                     f"{q['stale_diffs']} stale diffs")
+    if "time_gaps" in info:
+        g = info["time_gaps"]
+        lines.append(f"  time gaps   max {g['max_seconds']:.3f} s, {g['over_1s']} over 1 s")
+    if "bars" in info:
+        b = info["bars"]
+        lines.append(f"  bars        interval {b['interval_seconds']} s, {b['gaps']} gaps "
+                     f"({b['missing']} bars missing)")
+    return "\n".join(lines)
+
+
+@data.command("convert")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file to write.")
+def convert_cmd(paths, out):
+    """Convert recorded data (Binance, Tardis CSV, OHLCV bars) to Parquet.
+
+    Events keep their EVENT_DTYPE columns and the instrument spec in the file metadata, so
+    the result replays without re-parsing; OHLCV bars become a bar Parquet file.
+    """
+    from bot.data import parquet
+
+    fmt, obj, inst = load_input(list(paths))
+    if fmt == "ohlcv":
+        from bot.data.ohlcv import write_ohlcv_parquet
+
+        write_ohlcv_parquet(obj, out)
+        click.echo(f"{out}: {len(obj)} bars")
+        return
+    parquet.write_events(out, obj, inst, source=",".join(str(p) for p in paths))
+    click.echo(f"{out}: {len(obj)} events, {inst.venue}:{inst.symbol}")
+
+
+@data.command("info")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info_cmd(paths, as_json):
+    """Span, counts per kind, sequence and time gaps, and instrument precision of data files."""
+    import json
+
+    fmt, obj, inst = load_input(list(paths))
+    if fmt == "ohlcv":
+        info = {"rows": len(obj), "span": {"first_ns": int(obj.ts[0]), "last_ns": int(obj.ts[-1]),
+                                           "seconds": (int(obj.ts[-1]) - int(obj.ts[0])) / 1e9} if len(obj) else {},
+                "bars": {"interval_seconds": obj.interval_ns / 1e9, "gaps": len(obj.gaps),
+                         "missing": sum(g.missing for g in obj.gaps)}}
+        if not len(obj):
+            info.pop("span")
+    else:
+        info = event_info(obj, inst)
+    info["format"] = fmt
+    click.echo(json.dumps(info, indent=2) if as_json else _render_info(", ".join(paths), fmt, info))
+
+
+@data.command("synth")
+@click.option("--events", "n_events", type=click.IntRange(min=50), default=1_000_000, show_default=True,
+              help="Rows to generate.")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
+@click.option("--regime", type=click.Choice(["bull", "bear", "sideways", "crisis"]), default="sideways",
+              show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file to write.")
+def synth_cmd(n_events, seed, regime, out):
+    """Generate a seeded synthetic L2 market (snapshot, diffs, trades) as a Parquet event file."""
+    import time
+
+    from bot.data import parquet
+    from engine.synth import generate
+
+    t0 = time.perf_counter()
+    ev, inst = generate(n_events, seed=seed, regime=regime)
+    dt = time.perf_counter() - t0
+    parquet.write_events(out, ev, inst, source=f"synth seed={seed} regime={regime} events={n_events}")
+    click.echo(f"{out}: {len(ev)} events ({regime}, seed {seed}), generated at {len(ev) / dt / 1e6:.2f} M events/s")
+
+
+@data.command("features")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file to write.")
+@click.option("--every", type=click.IntRange(min=1), help="Sample every N event rows.")
+@click.option("--interval", help="Sample every time interval of ts_local, e.g. 100ms, 1s, 500us.")
+@click.option("--vpin-bucket", type=click.IntRange(min=1),
+              help="VPIN bucket volume in lots (default: total traded lots / 500).")
+def features_cmd(paths, out, every, interval, vpin_bucket):
+    """Write the time series of every microstructure feature (layout bot.features.layout)."""
+    from bot.features.compute import parse_interval, write_feature_series
+
+    if (every is None) == (interval is None):
+        raise click.UsageError("give exactly one of --every N or --interval DURATION")
+    fmt, ev, inst = load_input(list(paths))
+    if fmt == "ohlcv":
+        raise click.ClickException("features need book events, not OHLCV bars")
+    try:
+        interval_ns = parse_interval(interval) if interval else 0
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--interval") from None
+    n = write_feature_series(out, ev, inst, every=every or 0, interval_ns=interval_ns,
+                             vpin_bucket=vpin_bucket, source=",".join(str(p) for p in paths))
+    click.echo(f"{out}: {n} samples")

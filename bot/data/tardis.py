@@ -15,7 +15,10 @@ Layouts (https://docs.tardis.dev/downloadable-csv-files), timestamps in microsec
 - quotes: ``exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount``;
   each row is one L1 quote message of two EV_QUOTE rows (bid then ask).
 
-Tardis carries no sequence ids for book messages, so seq fields stay SEQ_NONE there. The
+Tardis carries no sequence ids for book messages, so the reader numbers them in file order:
+a diff message k gets U = u = k, a snapshot message k gets lastUpdateId = k, which is what
+the book's sequencing expects of a gap-free feed (Tardis files are gap-free by
+construction: its recorder re-snapshots after a disconnect). The
 instrument's tick and lot sizes are given, or inferred exactly: the grid step is the
 greatest common divisor of all prices (quantities) written at the finest decimal scale seen,
 which on any realistic sample is the venue's tick (lot). A malformed row raises
@@ -232,14 +235,20 @@ def load_events(paths, instrument: Instrument | None = None):
     to_ticks = instrument.price_to_ticks
     to_lots = instrument.qty_to_lots
     prev_key = object()
+    book_msg = 0
     for i, (where, ts_exch, ts_local, kind, side, ptxt, qtxt, seq, key) in enumerate(all_rows):
         try:
             price = to_ticks(ptxt)
             qty = to_lots(qtxt)
         except ValueError as e:
             raise TardisFormatError(f"{where}: {e}") from None
-        ev[i] = (ts_exch, ts_local, price, qty, E.SEQ_NONE, seq, E.SEQ_NONE, kind, side, 0, 0)
-        if key != prev_key:
+        new_msg = key != prev_key
+        if kind in (E.EV_SNAPSHOT, E.EV_UPDATE):
+            book_msg += new_msg
+            seq = book_msg
+        first = seq if kind == E.EV_UPDATE else E.SEQ_NONE
+        ev[i] = (ts_exch, ts_local, price, qty, first, seq, E.SEQ_NONE, kind, side, 0, 0)
+        if new_msg:
             ev["flags"][i] |= E.EVF_BEGIN
             if i:
                 ev["flags"][i - 1] |= E.EVF_END
