@@ -3,8 +3,6 @@
 import sys
 
 import click
-from datetime import UTC
-
 
 
 @click.group("data")
@@ -139,7 +137,7 @@ def event_info(ev, inst) -> dict:
 
 
 def _render_info(path_text, fmt, info) -> str:
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     lines = [f"{path_text} ({fmt})"]
     i = info.get("instrument")
