@@ -17,10 +17,11 @@ def main():
 def _register():
     from bot.data.commands import data
     from bot.perf.commands import perf_manifest
+    from bot.sim.commands import sim
 
     main.add_command(data)
     main.add_command(perf_manifest)
-    main.add_command(PendingCommand("sim", 4, "simulated trading on recorded or synthetic data"))
+    main.add_command(sim)
     main.add_command(PendingGroup("engine", None, "start the engine on a live exchange"))
     from bot.store.commands import store
 

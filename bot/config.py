@@ -32,6 +32,13 @@ class SimConfig:
     seed: int = 7
     events: int = 200_000
     regime: str = "sideways"
+    # simulated venue (bot4 sim): queue model for cancels ahead of our orders
+    # (risk_averse | power | log), latencies in microseconds, strategy step in milliseconds
+    queue_model: str = "risk_averse"
+    entry_latency_us: int = 1000
+    ack_latency_us: int = 1000
+    md_latency_us: int = 0
+    interval_ms: int = 250
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -151,7 +151,7 @@ class Report:
     liquidity: str = ""  # maker / taker for fills
     fee: Decimal = Decimal(0)  # quote currency; negative = rebate
     reason: str = ""
-    ahead: int = 0
+    ahead: int = 0  # ack: queue ahead on joining; maker fill: queue ahead when it joined
 
 
 @dataclass
@@ -185,6 +185,7 @@ class SimVenue:
         self.rng = np.random.default_rng(config.seed)
         self._pending: list = []  # heap of (arrival_ts, seq, action)
         self._visible: list = []  # heap of (visible_ts, seq, Report)
+        self._last_visible: dict[str, int] = {}
         self._seq = 0
         self._orders: dict[str, _OrderInfo] = {}
         self._by_core: dict[int, _OrderInfo] = {}
@@ -261,9 +262,16 @@ class SimVenue:
         self._seq += 1
         heapq.heappush(self._pending, (ts, self._seq, action))
 
-    def _emit(self, report: Report):
+    def _emit(self, report: Report) -> Report:
+        # one order's reports reach the strategy in the order they happened (a private
+        # stream is ordered per order), whatever the latency draws
+        last = self._last_visible.get(report.client_id)
+        if last is not None and report.visible_ts < last:
+            report = replace(report, visible_ts=last)
+        self._last_visible[report.client_id] = report.visible_ts
         self._seq += 1
         heapq.heappush(self._visible, (report.visible_ts, self._seq, report))
+        return report
 
     def _ack_at(self, ts):
         return ts + self.config.ack_latency.sample(self.rng)
@@ -318,8 +326,7 @@ class SimVenue:
             self.queue.maker_lots += qty
         r = Report("fill", info.client_id, ts, self._ack_at(ts), info.side, price, qty, leaves,
                    liquidity, fee, ahead=ahead)
-        self.fills.append(r)
-        self._emit(r)
+        self.fills.append(self._emit(r))
 
     def _act(self, ts, action):
         if action[0] == "cancel":
@@ -375,7 +382,7 @@ class SimVenue:
                                   info.price, int(r["qty"]), 0))
             else:
                 self._fill(ts, info, int(r["price"]), int(r["qty"]), int(r["leaves"]),
-                           "taker" if kind == "taker" else "maker", int(r["ahead"]))
+                           "taker" if kind == "taker" else "maker", info.ahead_at_place)
 
     # ---- summaries ----------------------------------------------------------------------
     def queue_summary(self) -> dict:

@@ -1,1 +1,5 @@
-"""bot.strategy"""
+"""bot.strategy: built-in strategies."""
+
+from bot.strategy.microprice_mm import MicropriceMM
+
+__all__ = ["MicropriceMM"]
