@@ -305,3 +305,43 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(target):
         previous = last
     # the kills landed while the session was journaling, not before it began
     assert advanced >= KILLS // 2, advanced
+
+
+def test_journal_survives_backends_killed_while_writing(pg_dsn):
+    """A killer terminates the journal's PostgreSQL backends again and again while it
+    writes; the writer retries each lost batch and the result equals the reference."""
+    import psycopg
+
+    t = StoreTarget.postgres(pg_dsn)
+    app = f"bot4-kill-{uuid.uuid4().hex[:8]}"
+    events = list(session_events(21, 3000))
+    stop = threading.Event()
+    kills = []
+
+    def killer():
+        rng = random.Random(5)
+        with psycopg.connect(pg_dsn, autocommit=True) as k:
+            while not stop.is_set() and sum(kills) < 8:
+                n = k.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                              "WHERE application_name = %s AND state = 'active'", (app,)).fetchone()[0]
+                kills.append(n)
+                time.sleep(rng.uniform(0.01, 0.08) if n else 0.001)
+
+    try:
+        with t.open(application_name=app) as s:
+            prepare(s, "k1")
+            kt = threading.Thread(target=killer)
+            kt.start()
+            try:
+                with Journal(s, "k1", batch_size=64, retry_for_s=60) as j:
+                    for r in events:
+                        while not j.append(r):
+                            time.sleep(0.001)
+                    assert j.flush(timeout=120)
+            finally:
+                stop.set()
+                kt.join()
+            assert sum(kills) > 0 and j.stats()["retries"] > 0, (sum(kills), j.stats())
+            assert_store_matches(s, "k1", events)
+    finally:
+        t.cleanup()

@@ -63,13 +63,14 @@ class PostgresStore(SqlStore):
     _FOR_UPDATE = " FOR UPDATE"
 
     def __init__(self, conninfo: str, password: str | None = None, *, schema: str | None = None,
-                 min_size: int = 1, max_size: int = 4, connect_timeout_s: int = 5, migrate: bool = True):
+                 min_size: int = 1, max_size: int = 4, connect_timeout_s: int = 5, migrate: bool = True,
+                 application_name: str = "bot4-store"):
         self._password = password
         self._staged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # conn -> staging tables made
         self.schema = schema
         if schema is not None and not _SCHEMA_RE.match(schema):
             raise StoreError(f"schema must match {_SCHEMA_RE.pattern}, got {schema!r}")
-        kwargs = {"autocommit": True, "connect_timeout": connect_timeout_s}
+        kwargs = {"autocommit": True, "connect_timeout": connect_timeout_s, "application_name": application_name}
         if password:
             kwargs["password"] = password
         self._conninfo = conninfo
