@@ -94,3 +94,4 @@ cdef class Book:
     """An L2 book; other Cython modules may use `self.b` with the C API directly."""
     cdef bot4_book b
     cdef bint ready
+    cdef bint busy      # apply_batch/apply_snapshot running with the GIL released

@@ -119,6 +119,13 @@ cdef inline int64_t _as_int64(object v, str name) except? -1:
     return _as_int64_slow(v, name)
 
 
+cdef inline int _idle(Book book) except -1:
+    if book.busy:
+        raise RuntimeError("book is being updated by apply_batch/apply_snapshot in another "
+                           "thread; a Book is not thread-safe (guard it with a lock)")
+    return 0
+
+
 cdef inline int _check_side(int64_t side) except -1:
     if side != SIDE_BID and side != SIDE_ASK:
         raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
@@ -166,11 +173,16 @@ cdef class Book:
     side around the touch (a power of two, 4096 .. 16777216: set it to cover where most
     updates land, e.g. 2^17 ticks = 1,311 USD at tick 0.01); pending_rows bounds the rows of
     diffs buffered while waiting for a snapshot (oldest dropped and counted beyond it).
+
+    Not thread-safe: apply_batch/apply_snapshot release the GIL, and any call made on the
+    same Book from another thread meanwhile raises RuntimeError instead of racing. The
+    events array must not be modified by another thread during apply_batch.
     """
 
     def __cinit__(self, int64_t window_ticks=BOT4_BOOK_WINDOW_DEFAULT,
                   int64_t pending_rows=BOT4_BOOK_PENDING_DEFAULT):
         self.ready = False
+        self.busy = False
         if (window_ticks < BOT4_BOOK_WINDOW_MIN or window_ticks > BOT4_BOOK_WINDOW_MAX
                 or (window_ticks & (window_ticks - 1))):
             raise ValueError(f"window_ticks must be a power of two in {BOT4_BOOK_WINDOW_MIN}.."
@@ -189,6 +201,7 @@ cdef class Book:
     def update(self, side_, price_, qty_):
         """Set one level (qty 0 deletes; deleting an absent level is a no-op). No
         sequence checks: this is the direct path for live single-level feeds and tests."""
+        _idle(self)
         cdef int64_t side = _as_int64(side_, "side")
         cdef int64_t price = _as_int64(price_, "price")
         cdef int64_t qty = _as_int64(qty_, "qty")
@@ -207,6 +220,7 @@ cdef class Book:
         diffs with u <= it are stale; diffs buffered while waiting are then replayed.
         last_update_id=None: an unsequenced feed (no lastUpdateId).
         Returns the number of buffered diff messages that were applied."""
+        _idle(self)
         bp = _level_array("bid_prices", bid_prices, True)
         bq = _level_array("bid_qtys", bid_qtys, False)
         ap = _level_array("ask_prices", ask_prices, True)
@@ -239,8 +253,12 @@ cdef class Book:
         cdef const int64_t *pbq = &vbq[0] if nb else NULL
         cdef const int64_t *pap = &vap[0] if na else NULL
         cdef const int64_t *paq = &vaq[0] if na else NULL
-        with nogil:
-            rc = bot4_book_apply_snapshot(&self.b, pbp, pbq, nb, pap, paq, na, L, NULL, &n_out)
+        self.busy = True
+        try:
+            with nogil:
+                rc = bot4_book_apply_snapshot(&self.b, pbp, pbq, nb, pap, paq, na, L, NULL, &n_out)
+        finally:
+            self.busy = False
         if rc != BOT4_BOOK_OK:
             raise MemoryError("book: out of memory applying the snapshot (book needs a resync)")
         return self.b.stats.diffs_applied - applied_before
@@ -262,6 +280,7 @@ cdef class Book:
         the best bid/ask after it); it must hold at least (diff messages in the batch +
         self.pending_messages) rows. Returns a dict of this call's counts (STATS_FIELDS).
         """
+        _idle(self)
         if not isinstance(events, np.ndarray):
             raise TypeError(f"events must be a numpy array of EVENT_DTYPE, got {type(events).__name__}")
         if events.dtype != EVENT_DTYPE:
@@ -290,13 +309,18 @@ cdef class Book:
         if rc != BOT4_BOOK_OK:
             field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
             raise ValueError(f"events[{err.row}].{field} = {err.value}: {why}")
+        _idle(self)  # again: the GIL was released during validation
         if out != NULL and bbo_out.shape[0] < n_diffs + self.b.pending_msgs:
             raise ValueError(f"bbo_out has {bbo_out.shape[0]} rows but up to "
                              f"{n_diffs + self.b.pending_msgs} diffs may be applied "
                              f"({n_diffs} in the batch + {self.b.pending_msgs} buffered)")
         cdef bot4_book_stats before = self.b.stats
-        with nogil:
-            rc = bot4_book_apply_batch(&self.b, p, n, out, &n_out)
+        self.busy = True
+        try:
+            with nogil:
+                rc = bot4_book_apply_batch(&self.b, p, n, out, &n_out)
+        finally:
+            self.busy = False
         if rc != BOT4_BOOK_OK:
             raise MemoryError("book: out of memory applying the batch (book needs a resync)")
         after = _stats_dict(&self.b.stats)
@@ -305,11 +329,13 @@ cdef class Book:
 
     def reset(self):
         """Empty book, no snapshot, buffered diffs and counters cleared."""
+        _idle(self)
         bot4_book_reset(&self.b)
 
     # ------------------------------------------------------------------ queries
     def best_bid(self):
         """(price, qty) of the best bid, or None."""
+        _idle(self)
         cdef int64_t px, q
         if bot4_book_best(&self.b, 0, &px, &q):
             return (px, q)
@@ -317,6 +343,7 @@ cdef class Book:
 
     def best_ask(self):
         """(price, qty) of the best ask, or None."""
+        _idle(self)
         cdef int64_t px, q
         if bot4_book_best(&self.b, 1, &px, &q):
             return (px, q)
@@ -324,6 +351,7 @@ cdef class Book:
 
     def spread(self):
         """best ask - best bid in ticks (negative when crossed), None if a side is empty."""
+        _idle(self)
         cdef int64_t bp, bq, ap, aq
         if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
             return ap - bp
@@ -333,6 +361,7 @@ cdef class Book:
         """(best bid + best ask) / 2 in ticks as a float (exact: both are < 2^62, so the
         half-tick sum is representable up to 2^53 ticks), None if a side is empty.
         mid_x2() gives the exact integer sum."""
+        _idle(self)
         cdef int64_t bp, bq, ap, aq
         if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
             return (bp + ap) / 2.0
@@ -340,6 +369,7 @@ cdef class Book:
 
     def mid_x2(self):
         """best bid + best ask in ticks (twice the mid, exact int), None if a side is empty."""
+        _idle(self)
         cdef int64_t bp, bq, ap, aq
         if bot4_book_best(&self.b, 0, &bp, &bq) and bot4_book_best(&self.b, 1, &ap, &aq):
             return bp + ap
@@ -347,6 +377,7 @@ cdef class Book:
 
     def depth_at(self, side_, price_):
         """Lots resting at price on side (0 when no level there)."""
+        _idle(self)
         cdef int64_t side = _as_int64(side_, "side")
         cdef int64_t price = _as_int64(price_, "price")
         _check_side(side)
@@ -357,6 +388,7 @@ cdef class Book:
     def top(self, n_):
         """(bid_px, bid_qty, ask_px, ask_qty): up to n best levels per side, best first, as
         int64 arrays (shorter than n when a side has fewer levels)."""
+        _idle(self)
         cdef int64_t n = _as_int64(n_, "n")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -376,6 +408,7 @@ cdef class Book:
     def fill_cost(self, side_taken_, qty_):
         """Cost of taking qty lots from side_taken (SIDE_ASK = a buy walking the asks,
         SIDE_BID = a sell walking the bids), walking from the touch. Returns FillCost."""
+        _idle(self)
         cdef int64_t side_taken = _as_int64(side_taken_, "side_taken")
         cdef int64_t qty = _as_int64(qty_, "qty")
         _check_side(side_taken)
@@ -390,10 +423,12 @@ cdef class Book:
 
     def is_crossed(self):
         """True when both sides exist and best bid >= best ask."""
+        _idle(self)
         return bool(bot4_book_is_crossed(&self.b))
 
     def level_count(self, side_):
         """Number of price levels on side."""
+        _idle(self)
         cdef int64_t side = _as_int64(side_, "side")
         _check_side(side)
         return bot4_book_level_count(&self.b, <int> side)
@@ -401,21 +436,25 @@ cdef class Book:
     @property
     def needs_resync(self):
         """True after a gap until the next snapshot is applied."""
+        _idle(self)
         return bool(self.b.needs_resync)
 
     @property
     def last_update_id(self):
         """The snapshot's lastUpdateId, then the last applied diff's u; None before any."""
+        _idle(self)
         return None if self.b.last_update_id < 0 else self.b.last_update_id
 
     @property
     def state(self):
         """'waiting_snapshot', 'syncing' (snapshot applied, no diff yet) or 'live'."""
+        _idle(self)
         return _STATE_NAMES[self.b.state]
 
     @property
     def pending_messages(self):
         """Diff messages buffered while waiting for a snapshot."""
+        _idle(self)
         return self.b.pending_msgs
 
     @property
@@ -424,6 +463,7 @@ cdef class Book:
 
     def stats(self):
         """Cumulative counts since creation/reset (dict of STATS_FIELDS)."""
+        _idle(self)
         return _stats_dict(&self.b.stats)
 
 

@@ -849,3 +849,36 @@ def test_recorded_matches_reference_book_and_chunks(recorded):
     assert np.array_equal(np.concatenate(outs), out1[: r1["bbo_written"]])
     assert_same(chunked, ref)
     assert chunked.stats() == whole.stats()
+
+
+def test_concurrent_use_raises_instead_of_racing(shared_data):
+    """apply_batch releases the GIL; another thread touching the same Book meanwhile
+    gets RuntimeError, and the replay result is unaffected."""
+    import threading
+
+    from bot.data.binance import load_events
+
+    ev, _ = load_events([shared_data / f for f in USDM])
+    book = Book()
+    seen = {"busy": 0, "ok": 0}
+    stop = threading.Event()
+
+    def poke():
+        while not stop.is_set():
+            try:
+                book.update(BID, 1, 1)
+                book.update(BID, 1, 0)
+                seen["ok"] += 1
+            except RuntimeError as e:
+                assert "not thread-safe" in str(e)
+                seen["busy"] += 1
+
+    t = threading.Thread(target=poke)
+    t.start()
+    try:
+        results = [book.apply_batch(ev) for _ in range(3) if book.reset() is None]
+    finally:
+        stop.set()
+        t.join()
+    assert all(r["gaps"] == 0 and r["crossed"] == 0 for r in results)
+    assert seen["busy"] > 0  # the other thread did run during the GIL-free apply
