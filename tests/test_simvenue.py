@@ -375,3 +375,22 @@ def test_cancel_and_cancel_reject():
     assert [r.kind for r in v.advance(40_000)] == ["cancel_reject"]
     with pytest.raises(ValueError, match="already used"):
         v.submit(50_000, "a", "buy", 1, 9_999)
+
+
+def test_submit_arguments_checked():
+    v = SimVenue(small_market(), INST, VenueConfig())
+    for kwargs, field in [(dict(side="hold", qty=1, price=1), "side"),
+                          (dict(side="buy", qty=0, price=1), "qty"),
+                          (dict(side="buy", qty=1, price=-1), "price"),
+                          (dict(side="buy", qty=1, price=0), "market"),
+                          (dict(side="buy", qty=1, price=1, tif="gtd", expire_ts=5), "expire_ts"),
+                          (dict(side="buy", qty=1, price=1, tif="day"), "tif")]:
+        with pytest.raises(ValueError, match=field):
+            v.submit(1_000, "x", **kwargs)
+    assert v.advance(10**12) == []
+
+
+def test_perf_stages_shape():
+    st_ = S.perf_stages(5)["simvenue.event"]
+    assert st_["latency_ns"].shape == (5,) and st_["ops_per_sample"] == 4096
+    assert st_["throughput_per_s"] > 0

@@ -208,6 +208,12 @@ class SimVenue:
                 raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
         if tif not in core.TIFS:
             raise ValueError(f"tif must be one of {', '.join(core.TIFS)}, got {tif!r}")
+        if price == 0 and tif not in ("ioc", "fok"):
+            raise ValueError(f"a market order (price 0) needs tif ioc or fok, got {tif!r}")
+        if tif == "gtd" and expire_ts <= t:
+            raise ValueError(f"expire_ts must be after the send time for gtd, got {expire_ts}")
+        if not isinstance(post_only, bool):
+            raise ValueError(f"post_only must be a bool, got {post_only!r}")
         if client_id in self._orders:
             raise ValueError(f"client_id {client_id!r} already used at this venue")
         info = _OrderInfo(client_id, self._next_core_id, side, price, qty)
