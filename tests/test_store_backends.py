@@ -489,3 +489,23 @@ def test_sqlite_is_wal_and_synchronous_full(tmp_path):
     con = sqlite3.connect(tmp_path / "bot4-test.db")
     assert con.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == LATEST
     con.close()
+
+
+def test_oms_name_mappings_and_exact_fees():
+    from fractions import Fraction
+
+    from bot.store.records import SIDE_BY_NAME, STATE_BY_NAME, fee_to_units
+
+    oms_names = {"new": OrderState.PENDING_NEW, "acknowledged": OrderState.OPEN,
+                 "partially_filled": OrderState.PARTIALLY_FILLED, "filled": OrderState.FILLED,
+                 "cancelled": OrderState.CANCELED, "rejected": OrderState.REJECTED, "expired": OrderState.EXPIRED}
+    assert {k: STATE_BY_NAME[k] for k in oms_names} == oms_names
+    assert SIDE_BY_NAME == {"buy": BUY, "sell": SELL}
+    assert fee_to_units(Decimal("0.000000123")) == 123
+    assert fee_to_units(Fraction(3, 4)) == 750_000_000
+    assert fee_to_units(2) == 2_000_000_000
+    with pytest.raises(StoreError, match="not a whole number"):
+        fee_to_units(Fraction(1, 3))
+    with pytest.raises(StoreError, match="must be an int, Decimal or Fraction"):
+        fee_to_units(0.1)
+

@@ -50,6 +50,30 @@ OPEN_STATES = frozenset(
 )
 
 
+# Names the OMS (bot.oms.state.OrderState values) and venues use, mapped to the stored codes.
+STATE_BY_NAME = {
+    "new": OrderState.PENDING_NEW, "pending_new": OrderState.PENDING_NEW,
+    "acknowledged": OrderState.OPEN, "open": OrderState.OPEN,
+    "partially_filled": OrderState.PARTIALLY_FILLED, "pending_cancel": OrderState.PENDING_CANCEL,
+    "filled": OrderState.FILLED, "cancelled": OrderState.CANCELED, "canceled": OrderState.CANCELED,
+    "rejected": OrderState.REJECTED, "expired": OrderState.EXPIRED,
+}
+SIDE_BY_NAME = {"buy": BUY, "sell": SELL}
+
+
+def fee_to_units(fee) -> int:
+    """An exact fee (Decimal, Fraction or int, in the quote asset) as an int of FEE_SCALE
+    units; a fee finer than 1e-9 is an error, never a rounding."""
+    from fractions import Fraction
+
+    if isinstance(fee, bool) or not isinstance(fee, (int, Decimal, Fraction)):
+        raise StoreError(f"fee must be an int, Decimal or Fraction, got {fee!r}")
+    units = Fraction(fee) / Fraction(FEE_SCALE)
+    if units.denominator != 1:
+        raise StoreError(f"fee {fee} is not a whole number of {FEE_SCALE} units")
+    return int(units)
+
+
 class OrderType(enum.IntEnum):
     LIMIT = 0
     MARKET = 1
