@@ -345,3 +345,31 @@ def test_journal_survives_backends_killed_while_writing(pg_dsn):
             assert_store_matches(s, "k1", events)
     finally:
         t.cleanup()
+
+
+def test_durable_gate_tells_the_strategy_only_what_is_durable(tmp_path):
+    from bot.store.journal import DurableGate
+
+    events = list(session_events(13, 50))
+    with StoreTarget.sqlite(tmp_path).open() as s:
+        prepare(s, "g")
+        gs = GatedStore(s)
+        j = Journal(gs, "g", batch_size=8).start()
+        gate = DurableGate(j)
+        for r in events:
+            assert j.append(r)
+            gate.hold(r.event_id, r)
+        assert gate.release() == [] and len(gate) == 50  # nothing committed yet
+        gs.gate.set()
+        told = []
+        deadline = time.monotonic() + 30
+        while len(told) < 50 and time.monotonic() < deadline:
+            batch = gate.release()
+            for r in batch:  # whatever is released is already in the store
+                assert s.last_event_id("g") >= r.event_id
+            told += batch
+            time.sleep(0.001)
+        assert told == events
+        with pytest.raises(JournalError, match="event_id must increase"):
+            gate.hold(3, None)
+        j.close()

@@ -237,3 +237,34 @@ class Journal:
             self._cond.notify_all()
         if self._on_durable is not None:
             self._on_durable(last)
+
+
+class DurableGate:
+    """Holds what the strategy is to be told until the journal has made it durable.
+
+    On the engine loop: `hold(event_id, item)` when the OMS produces an order event or
+    fill (after `Journal.append`), and `release()` once per loop iteration, which returns
+    the held items whose event ids are at or below the durable watermark, in order. No
+    locks: the watermark is one int the writer thread advances."""
+
+    def __init__(self, journal: Journal):
+        from collections import deque
+
+        self._journal = journal
+        self._held = deque()
+
+    def hold(self, event_id: int, item) -> None:
+        if self._held and event_id <= self._held[-1][0]:
+            raise JournalError(f"event_id must increase: got {event_id} after {self._held[-1][0]}")
+        self._held.append((event_id, item))
+
+    def release(self) -> list:
+        mark = self._journal.durable_event_id
+        out = []
+        held = self._held
+        while held and held[0][0] <= mark:
+            out.append(held.popleft()[1])
+        return out
+
+    def __len__(self) -> int:
+        return len(self._held)
