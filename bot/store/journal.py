@@ -252,10 +252,12 @@ class DurableGate:
 
         self._journal = journal
         self._held = deque()
+        self._last = 0
 
     def hold(self, event_id: int, item) -> None:
-        if self._held and event_id <= self._held[-1][0]:
-            raise JournalError(f"event_id must increase: got {event_id} after {self._held[-1][0]}")
+        if event_id <= self._last:
+            raise JournalError(f"event_id must increase: got {event_id} after {self._last}")
+        self._last = event_id
         self._held.append((event_id, item))
 
     def release(self) -> list:
