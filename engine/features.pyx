@@ -234,15 +234,23 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
 
 
 def perf_stages(int samples):
-    """{"features.update": ...}: book apply + feature update per event, on a synthetic
-    stream (engine.synth, seed 1). One sample times a batch of 64 consecutive rows through
-    bot4_features_run (book apply, feature update, one vector at the batch end) and divides
-    by 64; `samples` batches are timed."""
+    """{"features.update": ...}: book apply + feature update per event row, on a synthetic
+    stream (engine.synth, seed 1, sideways; every message there is one row, the costliest
+    case per row). One sample times bot4_features_run over about 64 consecutive rows cut at
+    a message boundary (book apply, feature update, one vector at the end) and divides by
+    the rows in it; `samples` such batches are timed in stream order."""
     from engine.synth import generate
-    cdef int64_t batch = 64
-    cdef int64_t need = samples * batch + 1
-    ev, _inst = generate(need, seed=1, regime="sideways")
+    cdef int64_t target = 64
+    ev, _inst = generate(samples * target + 4096, seed=1, regime="sideways")
     ev = validate(ev)
+    k, fl = ev["kind"], ev["flags"]
+    bounds = np.flatnonzero(((k <= 2) & ((fl & 2) != 0)) | (k == 3) | ((k == 4) & ((fl & 2) != 0)))
+    idx = np.searchsorted(bounds, np.arange(target - 1, len(ev), target))
+    cuts = np.unique(bounds[idx[idx < len(bounds)]])
+    cuts = cuts[: samples + 1]
+    if len(cuts) < samples + 1:
+        raise RuntimeError("synthetic stream too short for the requested samples")
+    cdef int64_t[::1] cv = np.ascontiguousarray(cuts, dtype=np.int64)
     cdef const unsigned char[::1] raw = ev.view(np.uint8)
     cdef const bot4_event *base = <const bot4_event *>&raw[0]
     cdef bot4_features_params p = _params(None)
@@ -250,9 +258,9 @@ def perf_stages(int samples):
     cdef bot4_book b
     lat = np.empty(samples, dtype=np.float64)
     cdef double[::1] lo = lat
-    cdef double vec[64]
-    cdef int64_t row_out[4]
-    cdef int64_t n_out, s, t0, t1, total = 0, start
+    cdef double vec[BOT4_F_N]
+    cdef int64_t row_out[1]
+    cdef int64_t n_out, s, t0, t1, total = 0, rows_total = 0, start, length
     if bot4_features_init(&f, &p) != BOT4_FEATURES_OK:
         raise MemoryError("bot4_features_init failed")
     if bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
@@ -260,18 +268,20 @@ def perf_stages(int samples):
         raise MemoryError("bot4_book_init failed")
     try:
         with nogil:
-            start = 0
+            # the first batch (the snapshot and what precedes the first cut) is not timed
+            bot4_features_run(&f, &b, base, cv[0] + 1, 0, 0, vec, row_out, 0, &n_out, NULL, 0, NULL)
             for s in range(samples):
-                # batches start and end on message boundaries: synth messages are short
+                start = cv[s] + 1
+                length = cv[s + 1] - cv[s]
                 t0 = bot4_now_ns()
-                bot4_features_run(&f, &b, base + start, batch, batch, 0, vec, row_out, 1,
+                bot4_features_run(&f, &b, base + start, length, length, 0, vec, row_out, 1,
                                   &n_out, NULL, 0, NULL)
                 t1 = bot4_now_ns()
-                lo[s] = <double>(t1 - t0) / batch
+                lo[s] = <double>(t1 - t0) / length
                 total += t1 - t0
-                start += batch
+                rows_total += length
     finally:
         bot4_book_free(&b)
         bot4_features_free(&f)
-    return {"features.update": {"latency_ns": lat, "ops_per_sample": int(batch),
-                                "throughput_per_s": samples * batch / (total * 1e-9)}}
+    return {"features.update": {"latency_ns": lat, "ops_per_sample": int(target),
+                                "throughput_per_s": rows_total / (total * 1e-9)}}
