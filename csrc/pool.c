@@ -76,7 +76,9 @@ void bot4_pool_destroy(bot4_pool *p)
     free(p);
 }
 
-int bot4_pool_acquire(bot4_pool *p, uint32_t *index)
+/* Static inline bodies behind exported wrappers, so the bench (and any caller in this file)
+ * inlines them instead of calling through the PLT of a -fPIC extension. */
+static inline int pool_acquire_impl(bot4_pool *p, uint32_t *index)
 {
     /* Loads first, stores after: the stores may alias the fields (char-typed slab, and
      * builds use -fno-strict-aliasing), so this order avoids re-reading them. */
@@ -96,7 +98,12 @@ int bot4_pool_acquire(bot4_pool *p, uint32_t *index)
     return BOT4_POOL_OK;
 }
 
-int bot4_pool_release(bot4_pool *p, uint32_t index)
+int bot4_pool_acquire(bot4_pool *p, uint32_t *index)
+{
+    return pool_acquire_impl(p, index);
+}
+
+static inline int pool_release_impl(bot4_pool *p, uint32_t index)
 {
     if (index >= p->capacity)
         return BOT4_POOL_ERANGE;
@@ -108,6 +115,11 @@ int bot4_pool_release(bot4_pool *p, uint32_t index)
     p->free_head = index;
     p->releases = releases;
     return BOT4_POOL_OK;
+}
+
+int bot4_pool_release(bot4_pool *p, uint32_t index)
+{
+    return pool_release_impl(p, index);
 }
 
 int bot4_pool_held(const bot4_pool *p, uint32_t index)
@@ -162,12 +174,12 @@ int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t
     while (done < n) {
         size_t k = n - done < outstanding ? (size_t)(n - done) : outstanding;
         for (size_t i = 0; i < k; i++) {
-            bad |= bot4_pool_acquire(p, &held[i]);
+            bad |= pool_acquire_impl(p, &held[i]);
             sum += held[i];
         }
         /* Release in acquisition order so the free list gets shuffled, not just LIFO. */
         for (size_t i = 0; i < k; i++)
-            bad |= bot4_pool_release(p, held[i]);
+            bad |= pool_release_impl(p, held[i]);
         done += k;
     }
     *elapsed_ns = bot4_now_ns() - t0;

@@ -102,11 +102,37 @@ void bot4_ring_spsc_destroy(bot4_ring_spsc *r)
     free(r);
 }
 
+/* One record (an SPSC single push/pop, an MPMC cell). Fixed small sizes get an inlined
+ * copy instead of a call to memcpy, which dominates the cost for 8- and 16-byte records. */
+static inline void copy_record(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    case 32:
+        memcpy(dst, src, 32);
+        break;
+    case 64:
+        memcpy(dst, src, 64);
+        break;
+    default:
+        memcpy(dst, src, size);
+    }
+}
+
 /* Copy n records into the ring starting at counter position pos (wraps at most once). */
 static inline void spsc_copy_in(bot4_ring_spsc *r, size_t pos, const unsigned char *src,
                                 size_t n)
 {
     size_t i = pos & r->mask;
+    if (n == 1) {
+        copy_record(r->buf + i * r->record_size, src, r->record_size);
+        return;
+    }
     size_t first = r->capacity - i < n ? r->capacity - i : n;
     memcpy(r->buf + i * r->record_size, src, first * r->record_size);
     if (n > first)
@@ -117,6 +143,10 @@ static inline void spsc_copy_out(const bot4_ring_spsc *r, size_t pos, unsigned c
                                  size_t n)
 {
     size_t i = pos & r->mask;
+    if (n == 1) {
+        copy_record(dst, r->buf + i * r->record_size, r->record_size);
+        return;
+    }
     size_t first = r->capacity - i < n ? r->capacity - i : n;
     memcpy(dst, r->buf + i * r->record_size, first * r->record_size);
     if (n > first)
@@ -148,7 +178,10 @@ static size_t spsc_push_overwrite(bot4_ring_spsc *r, const unsigned char *src, s
     return accepted;
 }
 
-size_t bot4_ring_spsc_push_n(bot4_ring_spsc *r, const void *src, size_t n)
+/* The bodies are static inline *_impl functions behind thin exported wrappers: in a -fPIC
+ * extension, calls between exported functions go through the PLT and are never inlined,
+ * so single-record calls, the drivers and the benches use the _impl bodies directly. */
+static inline size_t spsc_push_n_impl(bot4_ring_spsc *r, const void *src, size_t n)
 {
     if (n == 0)
         return 0;
@@ -169,12 +202,17 @@ size_t bot4_ring_spsc_push_n(bot4_ring_spsc *r, const void *src, size_t n)
     return n;
 }
 
-int bot4_ring_spsc_push(bot4_ring_spsc *r, const void *rec)
+size_t bot4_ring_spsc_push_n(bot4_ring_spsc *r, const void *src, size_t n)
 {
-    return bot4_ring_spsc_push_n(r, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_FULL;
+    return spsc_push_n_impl(r, src, n);
 }
 
-size_t bot4_ring_spsc_pop_n(bot4_ring_spsc *r, void *dst, size_t n)
+int bot4_ring_spsc_push(bot4_ring_spsc *r, const void *rec)
+{
+    return spsc_push_n_impl(r, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_FULL;
+}
+
+static inline size_t spsc_pop_n_impl(bot4_ring_spsc *r, void *dst, size_t n)
 {
     if (n == 0)
         return 0;
@@ -194,9 +232,14 @@ size_t bot4_ring_spsc_pop_n(bot4_ring_spsc *r, void *dst, size_t n)
     return n;
 }
 
+size_t bot4_ring_spsc_pop_n(bot4_ring_spsc *r, void *dst, size_t n)
+{
+    return spsc_pop_n_impl(r, dst, n);
+}
+
 int bot4_ring_spsc_pop(bot4_ring_spsc *r, void *rec)
 {
-    return bot4_ring_spsc_pop_n(r, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_EMPTY;
+    return spsc_pop_n_impl(r, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_EMPTY;
 }
 
 size_t bot4_ring_spsc_size(const bot4_ring_spsc *r)
@@ -230,28 +273,6 @@ struct bot4_ring_mpmc {
 };
 
 #define CELL_HDR sizeof(_Atomic size_t)
-
-/* One record into/out of a cell. Fixed small sizes get an inlined copy instead of a call
- * to memcpy, which dominates the per-cell cost for 8- and 16-byte records. */
-static inline void copy_record(void *dst, const void *src, size_t size)
-{
-    switch (size) {
-    case 8:
-        memcpy(dst, src, 8);
-        break;
-    case 16:
-        memcpy(dst, src, 16);
-        break;
-    case 32:
-        memcpy(dst, src, 32);
-        break;
-    case 64:
-        memcpy(dst, src, 64);
-        break;
-    default:
-        memcpy(dst, src, size);
-    }
-}
 
 static inline _Atomic size_t *cell_seq(const bot4_ring_mpmc *q, size_t pos)
 {
@@ -359,7 +380,7 @@ static void mpmc_drain_cells(bot4_ring_mpmc *q, size_t first, size_t k, unsigned
     }
 }
 
-size_t bot4_ring_mpmc_push_n(bot4_ring_mpmc *q, const void *src, size_t n)
+static inline size_t mpmc_push_n_impl(bot4_ring_mpmc *q, const void *src, size_t n)
 {
     const unsigned char *s = src;
     size_t done = 0;
@@ -374,7 +395,12 @@ size_t bot4_ring_mpmc_push_n(bot4_ring_mpmc *q, const void *src, size_t n)
     return done;
 }
 
-size_t bot4_ring_mpmc_pop_n(bot4_ring_mpmc *q, void *dst, size_t n)
+size_t bot4_ring_mpmc_push_n(bot4_ring_mpmc *q, const void *src, size_t n)
+{
+    return mpmc_push_n_impl(q, src, n);
+}
+
+static inline size_t mpmc_pop_n_impl(bot4_ring_mpmc *q, void *dst, size_t n)
 {
     unsigned char *d = dst;
     size_t done = 0;
@@ -389,14 +415,19 @@ size_t bot4_ring_mpmc_pop_n(bot4_ring_mpmc *q, void *dst, size_t n)
     return done;
 }
 
+size_t bot4_ring_mpmc_pop_n(bot4_ring_mpmc *q, void *dst, size_t n)
+{
+    return mpmc_pop_n_impl(q, dst, n);
+}
+
 int bot4_ring_mpmc_push(bot4_ring_mpmc *q, const void *rec)
 {
-    return bot4_ring_mpmc_push_n(q, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_FULL;
+    return mpmc_push_n_impl(q, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_FULL;
 }
 
 int bot4_ring_mpmc_pop(bot4_ring_mpmc *q, void *rec)
 {
-    return bot4_ring_mpmc_pop_n(q, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_EMPTY;
+    return mpmc_pop_n_impl(q, rec, 1) == 1 ? BOT4_RING_OK : BOT4_RING_EMPTY;
 }
 
 size_t bot4_ring_mpmc_size(const bot4_ring_mpmc *q)
@@ -445,7 +476,7 @@ static void *spsc_producer(void *arg)
             size_t k = t->n_items - next < t->batch ? (size_t)(t->n_items - next) : t->batch;
             for (size_t i = 0; i < k; i++)
                 vals[i] = next + i;
-            size_t pushed = bot4_ring_spsc_push_n(t->ring, vals, k);
+            size_t pushed = spsc_push_n_impl(t->ring, vals, k);
             if (pushed == 0) {
                 waits++;
                 backoff(&spins);
@@ -471,7 +502,7 @@ static void *spsc_consumer(void *arg)
             /* Read the done flag before popping: if it was set, every push happened
              * before this pop, so an empty pop means the transfer is over. */
             int done = atomic_load_explicit(&t->producer_done, memory_order_acquire);
-            size_t k = bot4_ring_spsc_pop_n(t->ring, vals, t->batch);
+            size_t k = spsc_pop_n_impl(t->ring, vals, t->batch);
             if (k == 0) {
                 if (done)
                     break;
@@ -583,7 +614,7 @@ static void *mpmc_consumer(void *arg)
             last[p] = -1;
         for (;;) {
             unsigned done = atomic_load_explicit(&t->producers_done, memory_order_acquire);
-            size_t k = bot4_ring_mpmc_pop_n(t->q, buf, t->batch);
+            size_t k = mpmc_pop_n_impl(t->q, buf, t->batch);
             if (k == 0) {
                 if (done == t->n_producers || atomic_load(&t->stop))
                     break;
@@ -707,8 +738,8 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
     int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
-        size_t pushed = bot4_ring_spsc_push_n(r, src, k);
-        size_t popped = bot4_ring_spsc_pop_n(r, dst, pushed);
+        size_t pushed = spsc_push_n_impl(r, src, k);
+        size_t popped = spsc_pop_n_impl(r, dst, pushed);
         if (popped == 0)
             break; /* cannot happen: the ring is drained every round */
         sum += dst[0] + dst[popped - 1];
@@ -746,8 +777,8 @@ int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
     int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
-        size_t pushed = bot4_ring_mpmc_push_n(q, src, k);
-        size_t popped = bot4_ring_mpmc_pop_n(q, dst, pushed);
+        size_t pushed = mpmc_push_n_impl(q, src, k);
+        size_t popped = mpmc_pop_n_impl(q, dst, pushed);
         if (popped == 0)
             break; /* cannot happen: the queue is drained every round */
         sum += dst[0] + dst[popped - 1];
