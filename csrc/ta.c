@@ -11,7 +11,8 @@
  *   n inputs), DEMA = 2 e1 - e2, TEMA = e3 + (3 e1 - 3 e2) with each EMA seeded from the first
  *   n values of the one below (Mulloy 1994; TA-Lib).
  *   RSI: Wilder (1978), average gain/loss seeded with plain means of the first n changes,
- *   then a = (a (n-1) + x)/n; 100 g/(g+l), 0 when g+l is 0 (TA-Lib 0.6).
+ *   then a = a (n-1)/n + x/n (TA-Lib: (a (n-1) + x)/n, equal to an ulp); 100 g/(g+l), 0 when
+ *   g+l is 0 (TA-Lib 0.6).
  *   MACD (Appel): EMA_fast - EMA_slow, both starting at bar slow-1 (the fast EMA is seeded
  *   with the mean of the fast window ending there, as TA-Lib does), signal = EMA of MACD.
  *   STOCH (Lane): fastK = (c - LL)/((HH - LL)/100), slowK = SMA(fastK), slowD = SMA(slowK).
@@ -23,7 +24,8 @@
  *   TA-Lib's TA_IS_ZERO_SCALED); 0 when P+N is 0.
  *   ROC: (c/c[n] - 1) 100. ULTOSC (Williams 1985): 100 (4 A1/B1 + 2 A2/B2 + A3/B3)/7 with
  *   A = sum(c - min(l, pc)), B = sum(true range), periods sorted shortest first.
- *   ATR (Wilder): true range seeded with the mean of the first n, then Wilder smoothing.
+ *   ATR (Wilder): true range seeded with the mean of the first n, then Wilder smoothing
+ *   (multiply-add form, as RSI).
  *   ADX (Wilder): +DM/-DM/TR Wilder sums, DX = 100 |+DI - -DI|/(+DI + -DI), ADX = mean of the
  *   first n DX then Wilder smoothing (TA-Lib's staging: lookback 2n-1).
  *   AROON (Chande 1995): 100/n (n - bars since the highest high / lowest low in n+1 bars),
@@ -180,6 +182,8 @@ typedef struct atr {
     int count; /* true ranges seen */
     double acc;
     double value;
+    double decay; /* (n-1)/n */
+    double inv_n; /* 1/n */
 } atr;
 
 static void atr_init(atr *a, int n)
@@ -188,6 +192,8 @@ static void atr_init(atr *a, int n)
     a->count = 0;
     a->acc = 0.0;
     a->value = NAN;
+    a->decay = (double)(n - 1) / n;
+    a->inv_n = 1.0 / n;
 }
 
 static int atr_push(atr *a, double tr)
@@ -200,9 +206,10 @@ static int atr_push(atr *a, double tr)
         }
         return 0;
     }
-    a->value *= a->n - 1;
-    a->value += tr;
-    a->value /= a->n;
+    /* Wilder's (a (n-1) + tr)/n as a*((n-1)/n) + tr/n: the same value to an ulp (within
+     * TA-Lib's 1e-9 by far), and the recursion's critical path is a multiply-add instead of
+     * a divide */
+    a->value = a->value * a->decay + tr * a->inv_n;
     return 1;
 }
 
@@ -253,7 +260,7 @@ struct bot4_ta {
     union {
         struct { ema e1, e2, e3; } ema3;               /* EMA, DEMA, TEMA, CHAIKIN_VOL */
         struct { double prev_close; ema e; } force;
-        struct { double prev, gain, loss; } rsi;
+        struct { double prev, gain, loss, decay, inv_n; } rsi;
         struct { ema fast, slow, signal; } macd;
         struct { double prev; ema e1, e2, a1, a2; } tsi;
         struct { double prev_close; } pc;              /* ULTOSC, MFI prev tp, EOM prev mid */
@@ -502,6 +509,10 @@ void bot4_ta_reset(bot4_ta *ta)
     case BOT4_TA_ATR:
         atr_init(&ta->s.atr.a, (int)p[0]);
         break;
+    case BOT4_TA_RSI:
+        ta->s.rsi.decay = (p[0] - 1.0) / p[0];
+        ta->s.rsi.inv_n = 1.0 / p[0];
+        break;
     case BOT4_TA_SUPERTREND:
         atr_init(&ta->s.st.a, (int)p[0]);
         break;
@@ -594,15 +605,17 @@ static void update_rsi(bot4_ta *ta, double c, double *out)
     }
     const double d = c - ta->s.rsi.prev;
     ta->s.rsi.prev = c;
-    if (t > n) {
-        ta->s.rsi.loss *= (n - 1);
-        ta->s.rsi.gain *= (n - 1);
+    if (t <= n) { /* plain sums of the first n changes, then their means */
+        if (d < 0) ta->s.rsi.loss -= d;
+        else ta->s.rsi.gain += d;
+        if (t < n) return;
+        ta->s.rsi.loss /= n;
+        ta->s.rsi.gain /= n;
+    } else { /* Wilder smoothing as in atr_push: multiply-add on the critical path */
+        const double up = d < 0 ? 0.0 : d, down = d < 0 ? -d : 0.0;
+        ta->s.rsi.loss = ta->s.rsi.loss * ta->s.rsi.decay + down * ta->s.rsi.inv_n;
+        ta->s.rsi.gain = ta->s.rsi.gain * ta->s.rsi.decay + up * ta->s.rsi.inv_n;
     }
-    if (d < 0) ta->s.rsi.loss -= d;
-    else ta->s.rsi.gain += d;
-    if (t < n) return;
-    ta->s.rsi.loss /= n;
-    ta->s.rsi.gain /= n;
     const double tot = ta->s.rsi.gain + ta->s.rsi.loss;
     out[0] = tot != 0.0 ? 100.0 * (ta->s.rsi.gain / tot) : 0.0;
 }
@@ -949,12 +962,16 @@ static void update_hurst(bot4_ta *ta, double c, double *out)
     out[0] = sxy / sxx;
 }
 
-int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v, double *out)
+/* The update of every kind. Always inlined: bot4_ta_update calls it with the object's kind,
+ * batch_loop with a constant kind inside a per-kind loop, where the switch folds away and
+ * the kind's code is inlined into the loop (one implementation, no per-bar call). */
+static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int kind, double o,
+                                                             double h, double l, double c,
+                                                             double v, double *out)
 {
-    if (!ta || !out) return BOT4_TA_EINVAL;
     const double *p = ta->p;
-    const int n = KINDS[ta->kind].n_params ? (int)p[0] : 0;
-    switch (ta->kind) {
+    const int n = KINDS[kind].n_params ? (int)p[0] : 0;
+    switch (kind) {
     case BOT4_TA_SMA:
         ring_push(&ta->r[0], c);
         out[0] = ring_full(&ta->r[0]) ? ring_sum(&ta->r[0], n) / n : NAN;
@@ -973,7 +990,7 @@ int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v
         ema *e1 = &ta->s.ema3.e1, *e2 = &ta->s.ema3.e2, *e3 = &ta->s.ema3.e3;
         out[0] = NAN;
         if (!ema_push(e1, c) || !ema_push(e2, e1->value)) break;
-        if (ta->kind == BOT4_TA_DEMA) {
+        if (kind == BOT4_TA_DEMA) {
             out[0] = (2.0 * e1->value) - e2->value;
         } else if (ema_push(e3, e2->value)) {
             out[0] = e3->value + ((3.0 * e1->value) - (3.0 * e2->value));
@@ -1125,13 +1142,9 @@ int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v
         out[0] = ring_full(&ta->r[0]) ? parkinson_from_sum(ring_sum(&ta->r[0], n), n) : NAN;
         break;
     case BOT4_TA_OBV:
-        if (ta->t == 0) {
-            ta->s.cum.value = v;
-        } else if (c > ta->s.cum.prev) {
-            ta->s.cum.value += v;
-        } else if (c < ta->s.cum.prev) {
-            ta->s.cum.value -= v;
-        }
+        /* +v up, -v down, +0 on a tie: branch-free, the direction is a coin flip */
+        if (ta->t == 0) ta->s.cum.value = v;
+        else ta->s.cum.value += v * (double)((c > ta->s.cum.prev) - (c < ta->s.cum.prev));
         ta->s.cum.prev = c;
         out[0] = ta->s.cum.value;
         break;
@@ -1187,6 +1200,12 @@ int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v
     return BOT4_TA_OK;
 }
 
+int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v, double *out)
+{
+    if (!ta || !out) return BOT4_TA_EINVAL;
+    return update_kind(ta, ta->kind, o, h, l, c, v, out);
+}
+
 /* ---- batch ---------------------------------------------------------------------------- */
 
 static int batch_loop(int kind, const double *params, int64_t n, const double *const *in,
@@ -1195,16 +1214,35 @@ static int batch_loop(int kind, const double *params, int64_t n, const double *c
     bot4_ta *ta;
     int rc = bot4_ta_create(&ta, kind, params);
     if (rc != BOT4_TA_OK) return rc;
-    const int no = KINDS[kind].n_outputs;
     double row[BOT4_TA_MAX_OUTPUTS];
     const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];
-    for (int64_t i = 0; i < n; i++) {
-        bot4_ta_update(ta, o ? o[i] : 0.0, h ? h[i] : 0.0, l ? l[i] : 0.0, c ? c[i] : 0.0,
-                       v ? v[i] : 0.0, row);
-        for (int k = 0; k < no; k++) out[k][i] = row[k];
+    /* A local copy of the state (sharing ta's ring buffers): it cannot alias the output
+     * arrays, so the compiler may keep the recursive state in registers across bars. */
+    bot4_ta st = *ta;
+#define LOOP_FOR(K)                                                                     \
+    case K:                                                                             \
+        for (int64_t i = 0; i < n; i++) {                                               \
+            update_kind(&st, K, o ? o[i] : 0.0, h ? h[i] : 0.0, l ? l[i] : 0.0,          \
+                        c ? c[i] : 0.0, v ? v[i] : 0.0, row);                           \
+            for (int k = 0; k < KINDS[K].n_outputs; k++) out[k][i] = row[k];            \
+        }                                                                               \
+        break;
+    switch (kind) {
+    LOOP_FOR(BOT4_TA_SMA) LOOP_FOR(BOT4_TA_EMA) LOOP_FOR(BOT4_TA_WMA) LOOP_FOR(BOT4_TA_DEMA)
+    LOOP_FOR(BOT4_TA_TEMA) LOOP_FOR(BOT4_TA_RSI) LOOP_FOR(BOT4_TA_MACD) LOOP_FOR(BOT4_TA_STOCH)
+    LOOP_FOR(BOT4_TA_CCI) LOOP_FOR(BOT4_TA_WILLR) LOOP_FOR(BOT4_TA_MFI) LOOP_FOR(BOT4_TA_ROC)
+    LOOP_FOR(BOT4_TA_TSI) LOOP_FOR(BOT4_TA_ULTOSC) LOOP_FOR(BOT4_TA_ADX) LOOP_FOR(BOT4_TA_AROON)
+    LOOP_FOR(BOT4_TA_SAR) LOOP_FOR(BOT4_TA_SUPERTREND) LOOP_FOR(BOT4_TA_ICHIMOKU)
+    LOOP_FOR(BOT4_TA_ATR) LOOP_FOR(BOT4_TA_BBANDS) LOOP_FOR(BOT4_TA_KELTNER)
+    LOOP_FOR(BOT4_TA_DONCHIAN) LOOP_FOR(BOT4_TA_CHAIKIN_VOL) LOOP_FOR(BOT4_TA_GARMAN_KLASS)
+    LOOP_FOR(BOT4_TA_PARKINSON) LOOP_FOR(BOT4_TA_OBV) LOOP_FOR(BOT4_TA_VWAP) LOOP_FOR(BOT4_TA_AD)
+    LOOP_FOR(BOT4_TA_CMF) LOOP_FOR(BOT4_TA_FORCE) LOOP_FOR(BOT4_TA_EOM) LOOP_FOR(BOT4_TA_HURST)
+    default:
+        rc = BOT4_TA_EINVAL;
     }
+#undef LOOP_FOR
     bot4_ta_destroy(ta);
-    return BOT4_TA_OK;
+    return rc;
 }
 
 /* Window kinds: per-bar terms (same expressions as the stream), then SIMD window kernels. */

@@ -139,19 +139,28 @@ cdef void _params(str name, tuple spec, dict given, double *p) except *:
         raise ValueError(f"{name}: invalid parameters {given!r}")
 
 
+cdef int64_t _first_bad(const double[::1] a, bint positive) noexcept nogil:
+    """Index of the first non-finite (or, if positive, non-positive) value, else -1."""
+    cdef int64_t i
+    for i in range(a.shape[0]):
+        if not isfinite(a[i]) or (positive and a[i] <= 0.0):
+            return i
+    return -1
+
+
 def _as_input(str name, str field, x):
     a = np.ascontiguousarray(x, dtype=np.float64)
     if a.ndim != 1:
         raise ValueError(f"{name}: {field} must be 1-D, got shape {a.shape}")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}: {field}[{i}] is not finite: {float(a[i])!r}")
-    if field in _POSITIVE.get(name, ()):
-        nonpos = a <= 0.0
-        if nonpos.any():
-            i = int(np.flatnonzero(nonpos)[0])
-            raise ValueError(f"{name}: {field}[{i}] must be > 0, got {float(a[i])!r}")
+    cdef bint positive = field in _POSITIVE.get(name, ())
+    cdef const double[::1] view = a
+    cdef int64_t i
+    with nogil:
+        i = _first_bad(view, positive)
+    if i >= 0:
+        if not math.isfinite(a[i]):
+            raise ValueError(f"{name}: {field}[{i}] is not finite: {float(a[i])!r}")
+        raise ValueError(f"{name}: {field}[{i}] must be > 0, got {float(a[i])!r}")
     return a
 
 
