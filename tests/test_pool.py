@@ -130,13 +130,13 @@ class PoolMachine(RuleBasedStateMachine):
 
 
 TestPoolStateful = PoolMachine.TestCase
-TestPoolStateful.settings = settings(max_examples=50, stateful_step_count=150, deadline=None,
+TestPoolStateful.settings = settings(max_examples=40, stateful_step_count=100, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(ops=st.lists(st.tuples(st.sampled_from(["acq", "rel", "bad"]), st.integers(0, 10**6)),
-                    min_size=500, max_size=3000),
+                    min_size=300, max_size=1500),
        cap=st.sampled_from([1, 3, 8, 64]))
 def test_long_sequences_match_model(ops, cap):
     p = ObjectPool(cap, 8)
