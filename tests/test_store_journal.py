@@ -263,7 +263,7 @@ def _run_drill(target, run_id, kill_after_s):
     (highest watermark it reported, whether it finished)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.store.session_drill", *target.cli_args(), "--run", run_id, "--seed", str(SEED),
-         "--events", "200000", "--rate", "4000", "--batch-size", "16", "--replay-overlap", "40"],
+         "--events", "200000", "--rate", "2500", "--batch-size", "16", "--replay-overlap", "40"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     lines: list[str] = []
     started = threading.Event()
