@@ -6,6 +6,7 @@ operation sequences (single records and batches of every accepted array kind, wr
 round small rings many times) must give the same results and sizes as the model.
 """
 
+import sys
 import threading
 import time
 from collections import deque
@@ -328,6 +329,44 @@ def test_mpmc_two_python_threads_push_batch_pop_batch():
     n = 200_000
     out = _python_threads_transfer(ring.MpmcQueue(1024, 8), n, 256)
     np.testing.assert_array_equal(out, np.arange(n, dtype=np.uint64))
+
+
+def test_overwrite_ring_used_from_two_python_threads_stays_consistent():
+    """Overwrite mode keeps the GIL (single owner in C), so a Python producer and consumer
+    thread are serialized: values come out increasing, and popped + dropped + left over
+    accounts for every pushed record."""
+    n, chunk = 200_000, 16
+    r = ring.SpscRing(256, 8, overwrite=True)
+    src = np.arange(n, dtype=np.uint64)
+    popped = []
+    done = threading.Event()
+
+    def producer():
+        for i in range(0, n, chunk):
+            assert r.push_batch(src[i:i + chunk]) == len(src[i:i + chunk])
+        done.set()
+
+    def consumer():
+        buf = np.empty(100, dtype=np.uint64)
+        while not done.is_set() or r.size:
+            k = r.pop_batch(buf)
+            popped.append(buf[:k].copy())
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often so calls really interleave
+    try:
+        threads = [threading.Thread(target=producer), threading.Thread(target=consumer)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(old_interval)
+    out = np.concatenate(popped)
+    assert len(out) > r.capacity  # the consumer ran while the producer was pushing
+    assert (np.diff(out.astype(np.int64)) > 0).all()
+    assert len(out) + r.dropped + r.size == n
+    assert r.size == 0 and out[-1] == n - 1
 
 
 def test_spsc_refuses_a_second_concurrent_producer():
