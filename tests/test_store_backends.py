@@ -240,7 +240,7 @@ def test_migrate_from_each_earlier_version(target, start):
             s.begin_run(Run("old", 1, "sim"))
             s.write_journal("old", _journal())
         with pytest.raises(SchemaError, match="run `bot4 store migrate`"):
-            s._require_schema()
+            s.require_schema()
         assert s.migrate() == list(range(start + 1, LATEST + 1))
         assert s.schema_version() == LATEST
         assert s.migrate() == []

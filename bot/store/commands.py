@@ -76,7 +76,7 @@ def check_cmd(config_path, dsn, run_id):
     try:
         st = _open(config_path, dsn, migrate=False)
         try:
-            st._require_schema()
+            st.require_schema()
             violations = check(st, run_id)
             nruns = len(st.runs()) if run_id is None else 1
         finally:
@@ -104,7 +104,7 @@ def export_cmd(config_path, dsn, run_id, out_dir):
     try:
         st = _open(config_path, dsn, migrate=False)
         try:
-            st._require_schema()
+            st.require_schema()
             paths = export_run(st, run_id, out_dir)
         finally:
             st.close()

@@ -37,6 +37,10 @@ class Store(abc.ABC):
         """The highest applied migration (0 for an empty database)."""
 
     @abc.abstractmethod
+    def require_schema(self) -> None:
+        """Raise SchemaError unless the database is at the latest schema version."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self):

@@ -119,6 +119,9 @@ class PostgresStore(SqlStore):
                 f"back (or, if lost during COMMIT, its outcome is unknown: retry, writes are idempotent): {msg}")
         return StoreError(f"PostgreSQL {where}: {type(e).__name__} while {doing}: {msg}")
 
+    def _describe(self, e: Exception) -> str:
+        return redact(f"{type(e).__name__}: {e}", self._password)
+
     @contextlib.contextmanager
     def _tx(self):
         conn = None

@@ -146,7 +146,7 @@ class SqlStore(Store):
     def _describe(self, e: Exception) -> str:
         return f"{type(e).__name__}: {e}"
 
-    def _require_schema(self) -> None:
+    def require_schema(self) -> None:
         v = self.schema_version()
         if v != self.latest_version:
             raise SchemaError(f"database schema is at version {v}, this code needs {self.latest_version}; "
