@@ -67,9 +67,9 @@ def np_bbands(c, n, k):
     return np.r_[pad, m + k * sd], np.r_[pad, m], np.r_[pad, m - k * sd]
 
 
-def np_atr(h, l, c, n):
+def np_atr(h, lo, c, n):
     pc = c[:-1]
-    tr = np.maximum.reduce([h[1:] - l[1:], np.abs(pc - h[1:]), np.abs(pc - l[1:])])
+    tr = np.maximum.reduce([h[1:] - lo[1:], np.abs(pc - h[1:]), np.abs(pc - lo[1:])])
     out = np.full(c.shape, np.nan)
     a = tr[:n].mean()
     out[n] = a
@@ -84,20 +84,20 @@ def np_obv(c, v):
     return np.r_[v[0], v[0] + np.cumsum(s * v[1:])]
 
 
-def np_donchian(h, l, n):
+def np_donchian(h, lo, n):
     pad = np.full(n - 1, np.nan)
-    u, d = np.r_[pad, windows(h, n).max(axis=1)], np.r_[pad, windows(l, n).min(axis=1)]
+    u, d = np.r_[pad, windows(h, n).max(axis=1)], np.r_[pad, windows(lo, n).min(axis=1)]
     return u, (u + d) / 2, d
 
 
-def np_parkinson(h, l, n):
-    t = np.log(h / l) ** 2
+def np_parkinson(h, lo, n):
+    t = np.log(h / lo) ** 2
     return np.r_[np.full(n - 1, np.nan), np.sqrt(windows(t, n).mean(axis=1) / (4 * math.log(2)))]
 
 
-def np_cmf(h, l, c, v, n):
+def np_cmf(h, lo, c, v, n):
     with np.errstate(invalid="ignore", divide="ignore"):
-        mfv = np.where(h > l, ((c - l) - (h - c)) / (h - l) * v, 0.0)
+        mfv = np.where(h > lo, ((c - lo) - (h - c)) / (h - lo) * v, 0.0)
     sv = windows(v, n).sum(axis=1)
     sm = windows(mfv, n).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -160,7 +160,7 @@ def test_stream_update_cost(bars, figure):
     for stage, data in stages.items():
         name = stage.split(".")[1]
         figure(f"ta.stream.{name}.update_ns", float(np.median(data["latency_ns"])), "ns")
-    o, h, l, c, v = (bars.open[:5000].tolist(), bars.high[:5000].tolist(), bars.low[:5000].tolist(),
+    o, h, lo, c, v = (bars.open[:5000].tolist(), bars.high[:5000].tolist(), bars.low[:5000].tolist(),
                      bars.close[:5000].tolist(), bars.volume[:5000].tolist())
     for name, params in (("ema", {"n": 20}), ("rsi", {"n": 14}), ("bbands", {"n": 20})):
         times = []
@@ -169,6 +169,6 @@ def test_stream_update_cost(bars, figure):
             upd = s.update
             t0 = time.perf_counter()
             for i in range(5000):
-                upd(o[i], h[i], l[i], c[i], v[i])
+                upd(o[i], h[i], lo[i], c[i], v[i])
             times.append((time.perf_counter() - t0) / 5000 * 1e9)
         figure(f"ta.stream.{name}.update_py_ns", statistics.median(times), "ns")

@@ -232,7 +232,7 @@ cdef class Stream:
     cdef int n_out
     cdef int inputs
     cdef bint close_only
-    cdef tuple positive
+    cdef int positive  # bit k set: input k (open..volume) must be > 0
     cdef double out[4]
 
     def __cinit__(self, str name, **params):
@@ -252,7 +252,9 @@ cdef class Stream:
         self.n_out = len(spec[3])
         self.inputs = bot4_ta_inputs(<int>spec[0])
         self.close_only = spec[1] == ("close",)
-        self.positive = _POSITIVE.get(name, ())
+        self.positive = 0
+        for field in _POSITIVE.get(name, ()):
+            self.positive |= 1 << INPUT_NAMES.index(field)
 
     def __dealloc__(self):
         bot4_ta_destroy(self.ta)
@@ -269,18 +271,29 @@ cdef class Stream:
         else:
             raise TypeError(f"{self.name}.update takes (open, high, low, close, volume), "
                             f"got {len(bar)} values")
-        cdef double vals[5]
-        vals[0] = o; vals[1] = h; vals[2] = l; vals[3] = c; vals[4] = v
-        cdef int k
-        for k in range(5):
-            if not isfinite(vals[k]):
-                raise ValueError(f"{self.name}.update: {INPUT_NAMES[k]} is not finite: {vals[k]!r}")
-            if vals[k] <= 0.0 and (self.inputs >> k) & 1 and INPUT_NAMES[k] in self.positive:
-                raise ValueError(f"{self.name}.update: {INPUT_NAMES[k]} must be > 0, got {vals[k]!r}")
+        if not (isfinite(o) and isfinite(h) and isfinite(l) and isfinite(c) and isfinite(v)) \
+                or (self.positive and ((self.positive & 1 and o <= 0.0) or (self.positive & 2 and h <= 0.0)
+                                       or (self.positive & 4 and l <= 0.0) or (self.positive & 8 and c <= 0.0))):
+            self._reject(o, h, l, c, v)
         bot4_ta_update(self.ta, o, h, l, c, v, self.out)
         if self.n_out == 1:
             return self.out[0]
-        return tuple(self.out[k] for k in range(self.n_out))
+        if self.n_out == 2:
+            return (self.out[0], self.out[1])
+        if self.n_out == 3:
+            return (self.out[0], self.out[1], self.out[2])
+        return (self.out[0], self.out[1], self.out[2], self.out[3])
+
+    def _reject(self, double o, double h, double l, double c, double v):
+        """Raise the ValueError naming the first bad field (the state is untouched)."""
+        vals = (o, h, l, c, v)
+        for k in range(5):
+            if not isfinite(vals[k]):
+                raise ValueError(f"{self.name}.update: {INPUT_NAMES[k]} is not finite: {vals[k]!r}")
+        for k in range(5):
+            if vals[k] <= 0.0 and (self.positive >> k) & 1:
+                raise ValueError(f"{self.name}.update: {INPUT_NAMES[k]} must be > 0, got {vals[k]!r}")
+        raise AssertionError("unreachable: _reject called on a valid bar")
 
     def reset(self):
         """Forget every bar seen."""

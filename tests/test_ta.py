@@ -37,9 +37,9 @@ LEVELS = [lv for lv in ("scalar", "avx2", "avx512") if simd.supported(lv)]
 # ---- data -------------------------------------------------------------------------------
 
 class Bars:
-    def __init__(self, o, h, l, c, v, name):
+    def __init__(self, o, h, lo, c, v, name):
         self.open, self.high, self.low, self.close, self.volume = (
-            np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, l, c, v))
+            np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, lo, c, v))
         self.name = name
         self.scale = float(np.max(np.abs(self.close)))
 
@@ -63,13 +63,13 @@ def synthetic_bars(n=3000, seed=1):
     spread = np.round(np.abs(rng.normal(0, 0.5, n)), 2)
     spread[rng.random(n) < 0.1] = 0.0
     h = np.maximum(o, c) + spread
-    l = np.minimum(o, c) - spread
+    lo = np.minimum(o, c) - spread
     # some zero-range bars
     zr = rng.random(n) < 0.05
-    h[zr] = l[zr] = o[zr] = c[zr]
+    h[zr] = lo[zr] = o[zr] = c[zr]
     v = np.round(rng.gamma(1.5, 100.0, n), 3)
     v[rng.random(n) < 0.05] = 0.0
-    return Bars(o, h, l, c, v, "synthetic")
+    return Bars(o, h, lo, c, v, "synthetic")
 
 
 def edge_bars():
@@ -83,13 +83,13 @@ def edge_bars():
     c[200:300] = c[199]
     c[300:] = 0.001234 + np.cumsum(rng.normal(0, 1e-6, 100))
     c[300:350] = 0.001234
-    h, l = c.copy(), c.copy()
+    h, lo = c.copy(), c.copy()
     noisy = np.r_[100:200, 350:400]
     h[noisy] += np.abs(rng.normal(0, 3, len(noisy))) * (c[noisy] / 50000)
-    l[noisy] -= np.abs(rng.normal(0, 3, len(noisy))) * (c[noisy] / 50000)
+    lo[noisy] -= np.abs(rng.normal(0, 3, len(noisy))) * (c[noisy] / 50000)
     v = np.abs(rng.normal(10, 3, n))
     v[50:60] = 0.0
-    return Bars(c.copy(), h, l, c, v, "edge")
+    return Bars(c.copy(), h, lo, c, v, "edge")
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +251,8 @@ def test_tsi(bars):
     assert int(np.argmax(~np.isnan(ref))) == r + s - 1
 
 
-def supertrend_ref(h, l, c, n, mult):
-    atr = talib.ATR(h, l, c, n)
+def supertrend_ref(h, lo, c, n, mult):
+    atr = talib.ATR(h, lo, c, n)
     value = np.full(c.shape, np.nan)
     direction = np.full(c.shape, np.nan)
     lf = uf = None
@@ -260,7 +260,7 @@ def supertrend_ref(h, l, c, n, mult):
     for i in range(c.shape[0]):
         if np.isnan(atr[i]):
             continue
-        hl2 = (h[i] + l[i]) / 2
+        hl2 = (h[i] + lo[i]) / 2
         lower, upper = hl2 - mult * atr[i], hl2 + mult * atr[i]
         if lf is None:
             lf, uf, trend = lower, upper, 1
@@ -331,20 +331,20 @@ def test_garman_klass_and_parkinson(bars):
 
 
 def test_vwap_cmf(bars):
-    h, l, c, v = bars.high, bars.low, bars.close, bars.volume
-    tp = (h + l + c) / 3
+    h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
+    tp = (h + lo + c) / 3
     sv = rolling(v, 20, np.sum)
     spv = rolling(tp * v, 20, np.sum)
     with np.errstate(invalid="ignore", divide="ignore"):
         vw = np.where(sv > 0, spv / sv, np.nan)
-        clv = np.where(h > l, ((c - l) - (h - c)) / (h - l) * v, 0.0)
+        clv = np.where(h > lo, ((c - lo) - (h - c)) / (h - lo) * v, 0.0)
     smf = rolling(clv, 20, np.sum)
     with np.errstate(invalid="ignore", divide="ignore"):
         cm = np.where(sv > 0, smf / sv, 0.0)
     cm[np.isnan(sv)] = np.nan
-    assert_close(ta.vwap(h, l, c, v, n=20), vw, what="vwap")
+    assert_close(ta.vwap(h, lo, c, v, n=20), vw, what="vwap")
     # CMF's numerator is a signed sum of volume-sized terms: atol 1e-12 of the volume scale
-    assert_close(ta.cmf(h, l, c, v, n=20), cm, atol=1e-12, what="cmf")
+    assert_close(ta.cmf(h, lo, c, v, n=20), cm, atol=1e-12, what="cmf")
 
 
 def test_force_index(bars):
@@ -356,15 +356,15 @@ def test_force_index(bars):
 
 
 def test_ease_of_movement(bars):
-    h, l, v = bars.high, bars.low, bars.volume
-    mid = (h + l) / 2
+    h, lo, v = bars.high, bars.low, bars.volume
+    mid = (h + lo) / 2
     dm = np.concatenate([[np.nan], np.diff(mid)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        term = np.where((v > 0) & (h > l), dm * (h - l) / (v / 1e4), 0.0)
+        term = np.where((v > 0) & (h > lo), dm * (h - lo) / (v / 1e4), 0.0)
     term[0] = np.nan
     ref = np.concatenate([[np.nan], rolling(term[1:], 14, np.mean)])
     scale = float(np.nanmax(np.abs(term)))
-    assert_close(ta.ease_of_movement(h, l, v, n=14, volume_scale=1e4), ref, atol=1e-12 * scale,
+    assert_close(ta.ease_of_movement(h, lo, v, n=14, volume_scale=1e4), ref, atol=1e-12 * scale,
                  what="eom")
 
 
@@ -508,7 +508,7 @@ def test_avx512_guard():
 def test_random_stream_equals_batch(seed, n, win, name):
     b = synthetic_bars(n, seed)
     params = {}
-    for pname, default, is_int, minimum in ta.SPECS[name][2]:
+    for pname, _default, is_int, minimum in ta.SPECS[name][2]:
         if is_int and pname not in ("max_lag",):
             params[pname] = max(win, minimum)
     if name == "hurst":
@@ -524,18 +524,32 @@ def test_random_stream_equals_batch(seed, n, win, name):
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(30, 300), win=st.integers(2, 25))
 def test_random_bars_match_talib(seed, n, win):
     b = synthetic_bars(n, seed)
-    h, l, c, v = b.high, b.low, b.close, b.volume
+    h, lo, c, v = b.high, b.low, b.close, b.volume
     pairs = [
         (ta.sma(c, n=win), talib.SMA(c, win), 0),
         (ta.ema(c, n=win), talib.EMA(c, win), 0),
         (ta.rsi(c, n=win), talib.RSI(c, win), 1e-9),
-        (ta.cci(h, l, c, n=win), talib.CCI(h, l, c, win), 1e-9),
-        (ta.willr(h, l, c, n=win), talib.WILLR(h, l, c, win), 1e-9),
-        (ta.mfi(h, l, c, v, n=win), talib.MFI(h, l, c, v, win), 1e-9),
-        (ta.adx(h, l, c, n=win), talib.ADX(h, l, c, win), 1e-9),
-        (ta.atr(h, l, c, n=win), talib.ATR(h, l, c, win), 0),
-        (ta.aroon(h, l, n=win)[1], talib.AROON(h, l, win)[1], 1e-9),
-        (ta.sar(h, l), talib.SAR(h, l), 0),
+        (ta.cci(h, lo, c, n=win), talib.CCI(h, lo, c, win), 1e-9),
+        (ta.willr(h, lo, c, n=win), talib.WILLR(h, lo, c, win), 1e-9),
+        (ta.mfi(h, lo, c, v, n=win), talib.MFI(h, lo, c, v, win), 1e-9),
+        (ta.adx(h, lo, c, n=win), talib.ADX(h, lo, c, win), 1e-9),
+        (ta.atr(h, lo, c, n=win), talib.ATR(h, lo, c, win), 0),
+        (ta.aroon(h, lo, n=win)[1], talib.AROON(h, lo, win)[1], 1e-9),
+        (ta.sar(h, lo), talib.SAR(h, lo), 0),
+        (ta.wma(c, n=win), talib.WMA(c, win), 1e-12 * b.scale),
+        (ta.dema(c, n=win), talib.DEMA(c, win), 0),
+        (ta.tema(c, n=win), talib.TEMA(c, win), 0),
+        (ta.roc(c, n=win), talib.ROC(c, win), 1e-9),
+        (ta.obv(c, v), talib.OBV(c, v), 0),
+        (ta.ad(h, lo, c, v), talib.AD(h, lo, c, v), 1e-12 * float(np.sum(v))),
+        (ta.aroon(h, lo, n=win)[0], talib.AROON(h, lo, win)[0], 1e-9),
+        (ta.macd(c, fast=max(2, win // 2), slow=win, signal=max(1, win // 3))[2],
+         talib.MACD(c, max(2, win // 2), win, max(1, win // 3))[2], 1e-12 * b.scale),
+        (ta.stoch(h, lo, c, fastk=win, slowk=3, slowd=2)[1],
+         talib.STOCH(h, lo, c, win, 3, 0, 2, 0)[1], 1e-9),
+        (ta.ultosc(h, lo, c, p1=win, p2=win + 3, p3=2 * win),
+         talib.ULTOSC(h, lo, c, win, win + 3, 2 * win), 1e-9),
+        (ta.bbands(c, n=win)[1], talib.BBANDS(c, win, 2, 2, 0)[1], 1e-12 * b.scale),
     ]
     for i, (a, t, atol) in enumerate(pairs):
         assert_close(a, t, atol=atol, what=f"pair {i} win={win}")
