@@ -70,8 +70,8 @@ void bot4_features_reset(bot4_features *f)
 {
     /* Rings keep their buffers; only counters and sums restart. */
     f->now = 0;
-    memset(&f->cur, 0, sizeof f->cur);
-    memset(&f->prev, 0, sizeof f->prev);
+    memset(f->lv, 0, sizeof f->lv);
+    f->cur_i = 0;
     f->has_book = 0;
     f->msgs = 0; f->msg_head = 0;
     memset(f->ofi_sum, 0, sizeof f->ofi_sum);
@@ -157,8 +157,9 @@ static void on_trade(bot4_features *f, const bot4_event *ev)
     f->x_acc += sgn * q;
     /* Volume hitting the touch as the book stood at the trade (for cancel_burst). */
     if (f->has_book) {
-        if (side == BOT4_SIDE_ASK && f->cur.bid_qty[0] > 0 && px == f->cur.bid_px[0]) f->hit_bid += q;
-        if (side == BOT4_SIDE_BID && f->cur.ask_qty[0] > 0 && px == f->cur.ask_px[0]) f->hit_ask += q;
+        const bot4_features_levels *c = &f->lv[f->cur_i];
+        if (side == BOT4_SIDE_ASK && c->bid_qty[0] > 0 && px == c->bid_px[0]) f->hit_bid += q;
+        if (side == BOT4_SIDE_BID && c->ask_qty[0] > 0 && px == c->ask_px[0]) f->hit_ask += q;
     }
 }
 
@@ -183,11 +184,42 @@ static void read_levels(const bot4_book *b, int64_t ts, bot4_features_levels *s)
         s->ask_px[k] = s->ask_qty[k] = 0;
 }
 
-static void on_book(bot4_features *f, const bot4_book *b, int64_t ts)
+/* The top levels after a diff message the book applied row for row, derived from the
+ * levels before it without reading the book: possible when every row that falls inside
+ * the top L of its side only changes the quantity of a level already there. Returns 0
+ * when a row inserts or deletes inside the top (the caller then reads the book). */
+static int patch_levels(const bot4_features_levels *cur, const bot4_event *rows, int64_t k,
+                        int64_t ts, bot4_features_levels *out)
 {
-    f->prev = f->cur;
-    read_levels(b, ts, &f->cur);
-    const bot4_features_levels *c = &f->cur, *pv = &f->prev;
+    *out = *cur;
+    out->ts = ts;
+    for (int64_t r = 0; r < k; r++) {
+        const bot4_event *e = &rows[r];
+        if (e->kind != BOT4_EV_UPDATE || e->side > BOT4_SIDE_ASK) return 0;
+        int64_t *px = e->side == BOT4_SIDE_BID ? out->bid_px : out->ask_px;
+        int64_t *q = e->side == BOT4_SIDE_BID ? out->bid_qty : out->ask_qty;
+        const int full = q[L - 1] > 0;
+        const int inside = !full || (e->side == BOT4_SIDE_BID ? e->price >= px[L - 1] : e->price <= px[L - 1]);
+        if (!inside) continue;
+        if (e->qty == 0) return 0;
+        int found = 0;
+        for (int i = 0; i < L && q[i] > 0; i++)
+            if (px[i] == e->price) { q[i] = e->qty; found = 1; break; }
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* A book message ended: rows (k of them, may be NULL) were applied row for row to a live
+ * book when `exact`, so the new top may be patched from the old; else it is read. */
+static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4_event *rows,
+                    int64_t k, int exact)
+{
+    const int ni = 1 - f->cur_i;
+    if (!(exact && f->has_book && patch_levels(&f->lv[f->cur_i], rows, k, ts, &f->lv[ni])))
+        read_levels(b, ts, &f->lv[ni]);
+    f->cur_i = ni;
+    const bot4_features_levels *c = &f->lv[ni], *pv = &f->lv[1 - ni];
     const int64_t slot = f->msg_head, cap = f->msg_cap;
     /* OFI contributions per level. */
     int64_t *e = f->m_ofi + slot * L;
@@ -258,7 +290,7 @@ void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_eve
         break;
     case BOT4_EV_SNAPSHOT:
     case BOT4_EV_UPDATE:
-        if (ev->flags & BOT4_EVF_END) on_book(f, b, ev->ts_local);
+        if (ev->flags & BOT4_EVF_END) on_book(f, b, ev->ts_local, NULL, 0, 0);
         break;
     default:
         break;
@@ -284,7 +316,7 @@ static double window_rate(const bot4_features *f, int64_t sum, int64_t w)
 
 void bot4_features_vector(const bot4_features *f, double *out)
 {
-    const bot4_features_levels *c = &f->cur;
+    const bot4_features_levels *c = &f->lv[f->cur_i];
     const double nan = NAN;
     const int two = c->bid_qty[0] > 0 && c->ask_qty[0] > 0;
     const double pb = (double)c->bid_px[0], pa = (double)c->ask_px[0];
@@ -378,13 +410,25 @@ int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int6
             if (e->flags & BOT4_EVF_BEGIN) msg_start = i;
             if (!(e->flags & BOT4_EVF_END)) continue;
             int64_t nb = 0;
-            if (bot4_book_apply_batch(b, ev + msg_start, i - msg_start + 1, NULL, &nb) != BOT4_BOOK_OK)
+            const int64_t k = i - msg_start + 1;
+            const int64_t applied0 = b->stats.diffs_applied, updates0 = b->stats.level_updates;
+            const int64_t snaps0 = b->stats.snapshots;
+            const int live0 = b->state == BOT4_BOOK_LIVE;
+            if (bot4_book_apply_batch(b, ev + msg_start, k, NULL, &nb) != BOT4_BOOK_OK)
                 rc = BOT4_FEATURES_ENOMEM;
+            /* A diff applied row for row to a live book: the top can be patched instead of
+             * read (most diffs change quantities of levels already in the top, or nothing). */
+            const int exact = live0 && b->state == BOT4_BOOK_LIVE &&
+                              b->stats.diffs_applied == applied0 + 1 &&
+                              b->stats.level_updates == updates0 + k && b->stats.snapshots == snaps0;
+            f->now = e->ts_local;
+            on_book(f, b, e->ts_local, ev + msg_start, k, exact);
+        } else {
+            bot4_features_on_event(f, b, e);
         }
-        bot4_features_on_event(f, b, e);
         if (book_row && trace) {
             if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; break; }
-            trace[nt++] = f->cur;
+            trace[nt++] = f->lv[f->cur_i];
         }
         if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
         const int due = (every > 0 && i - last_row >= every) ||

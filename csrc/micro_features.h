@@ -112,8 +112,10 @@ typedef struct bot4_features_levels {
 typedef struct bot4_features {
     bot4_features_params p;
     int64_t now;
-    /* book state after the last message and the one before */
-    bot4_features_levels cur, prev;
+    /* book state after the last message and the one before: lv[cur_i], lv[1 - cur_i]
+     * (double-buffered, so a message costs no copy of the previous state) */
+    bot4_features_levels lv[2];
+    int cur_i;
     int has_book;
     int64_t msgs;                 /* book messages seen */
     /* per-message ring, capacity msg_cap = max(book windows) */

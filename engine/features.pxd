@@ -28,7 +28,6 @@ cdef extern from "micro_features.h":
     ctypedef struct bot4_features:
         bot4_features_params p
         int64_t now
-        bot4_features_levels cur
         int64_t msgs
         int64_t trades
         int64_t samples
