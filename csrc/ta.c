@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
+
 /* TA-Lib 0.6's zero tests (ta_utility.h). */
 #define TA_EPSILON 0.00000000000001
 #define TA_IS_ZERO(v) (((-TA_EPSILON) < (v)) && ((v) < TA_EPSILON))
@@ -1352,11 +1354,13 @@ int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const
         if ((mask >> k & 1) && n > 0 && in[k] == NULL) return BOT4_TA_EINVAL;
     for (int k = 0; k < KINDS[kind].n_outputs; k++)
         if (n > 0 && out[k] == NULL) return BOT4_TA_EINVAL;
+    if (level != -1 && level != BOT4_SIMD_SCALAR && level != BOT4_SIMD_AVX2 &&
+        level != BOT4_SIMD_AVX512)
+        return BOT4_TA_EINVAL;
     switch (kind) {
     case BOT4_TA_SMA: case BOT4_TA_WMA: case BOT4_TA_BBANDS: case BOT4_TA_DONCHIAN:
     case BOT4_TA_AD: case BOT4_TA_GARMAN_KLASS: case BOT4_TA_PARKINSON: case BOT4_TA_VWAP:
     case BOT4_TA_CMF: case BOT4_TA_EOM:
-        if (level >= 0 && level != 0 && level != 2 && level != 3) return BOT4_TA_EINVAL;
         return batch_window(kind, params, n, in, out, level);
     default:
         return batch_loop(kind, params, n, in, out);

@@ -613,3 +613,24 @@ def test_perf_stages_shape():
     for st_ in stages.values():
         assert st_["latency_ns"].shape == (5,) and st_["ops_per_sample"] == 64
         assert (st_["latency_ns"] > 0).all() and st_["throughput_per_s"] > 0
+
+
+# ---- bot.features.ta: the bar feature set --------------------------------------------
+
+def test_bar_feature_set_batch_equals_stream(shared_data):
+    from bot.features.ta import TA_NAMES, TaFeatureStream, compute
+
+    b = read_ohlcv(shared_data / "ohlcv" / "binance_btcusdt_1d.csv")
+    cols = compute(b)
+    assert tuple(cols) == TA_NAMES
+    np.testing.assert_array_equal(cols["rsi_14"], ta.rsi(b.close, n=14))
+    np.testing.assert_array_equal(cols["bb_lower"], ta.bbands(b.close, n=20)[2])
+    s = TaFeatureStream()
+    rows = np.array([s.update(b.open[i], b.high[i], b.low[i], b.close[i], b.volume[i])
+                     for i in range(600)])
+    np.testing.assert_array_equal(rows, np.column_stack([cols[n][:600] for n in TA_NAMES]))
+    with pytest.raises(ValueError, match="close must be > 0"):
+        s.update(1.0, 1.0, 1.0, 0.0, 1.0)
+    # the rejected bar changed nothing
+    nxt = s.update(b.open[600], b.high[600], b.low[600], b.close[600], b.volume[600])
+    np.testing.assert_array_equal(nxt, [cols[n][600] for n in TA_NAMES])

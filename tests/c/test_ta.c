@@ -137,6 +137,7 @@ static void test_errors(void)
     CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs, -1) == BOT4_TA_EINVAL); /* close missing */
     in[3] = x;
     CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs, 7) == BOT4_TA_EINVAL);  /* bad level */
+    CHECK(bot4_ta_batch(BOT4_TA_EMA, p, 4, in, outs, 1) == BOT4_TA_EINVAL);
     CHECK(bot4_ta_batch(BOT4_TA_SMA, p, -1, in, outs, -1) == BOT4_TA_EINVAL);
     CHECK(bot4_ta_window_sum(BOT4_SIMD_SCALAR, x, 4, 0, out) == BOT4_TA_EINVAL);
     CHECK(bot4_ta_dispatch_init(1) == BOT4_TA_EINVAL);
