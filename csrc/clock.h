@@ -16,4 +16,13 @@ static inline int64_t bot4_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* CPU time this thread has used: benches report it beside wall time, since on a shared
+ * machine wall time also counts the time other processes held the core. */
+static inline int64_t bot4_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 #endif

@@ -14,14 +14,6 @@
  * entry; indices are < BOT4_POOL_MAX_CAPACITY, so neither value is ever a real index. */
 #define NIL UINT32_MAX
 
-/* CPU time of the calling thread, for benches on a shared machine (clock.h has only the
- * wall clock). */
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 #define HELD (UINT32_MAX - 1)
 
 struct bot4_pool {
@@ -170,7 +162,7 @@ int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t
     }
     uint64_t sum = 0, done = 0;
     int bad = 0;
-    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
+    int64_t t0 = bot4_now_ns(), c0 = bot4_thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < outstanding ? (size_t)(n - done) : outstanding;
         for (size_t i = 0; i < k; i++) {
@@ -183,7 +175,7 @@ int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t
         done += k;
     }
     *elapsed_ns = bot4_now_ns() - t0;
-    *cpu_ns = thread_cpu_ns() - c0;
+    *cpu_ns = bot4_thread_cpu_ns() - c0;
     *checksum = sum;
     free(held);
     bot4_pool_destroy(p);

@@ -21,15 +21,6 @@
 
 #define CACHE_LINE 64
 
-/* CPU time of the calling thread, for benches on a shared machine (clock.h has only the
- * wall clock). */
-static int64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 int bot4_ring_capacity_ok(size_t capacity, size_t min_capacity)
 {
     return capacity >= min_capacity && capacity <= BOT4_RING_MAX_CAPACITY &&
@@ -735,7 +726,7 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
     for (size_t i = 0; i < batch; i++)
         src[i] = i;
     uint64_t sum = 0, done = 0;
-    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
+    int64_t t0 = bot4_now_ns(), c0 = bot4_thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
         size_t pushed = spsc_push_n_impl(r, src, k);
@@ -746,7 +737,7 @@ int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
         done += popped;
     }
     *elapsed_ns = bot4_now_ns() - t0;
-    *cpu_ns = thread_cpu_ns() - c0;
+    *cpu_ns = bot4_thread_cpu_ns() - c0;
     *checksum = sum;
     free(src);
     free(dst);
@@ -774,7 +765,7 @@ int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
     for (size_t i = 0; i < batch; i++)
         src[i] = i;
     uint64_t sum = 0, done = 0;
-    int64_t t0 = bot4_now_ns(), c0 = thread_cpu_ns();
+    int64_t t0 = bot4_now_ns(), c0 = bot4_thread_cpu_ns();
     while (done < n) {
         size_t k = n - done < batch ? (size_t)(n - done) : batch;
         size_t pushed = mpmc_push_n_impl(q, src, k);
@@ -785,7 +776,7 @@ int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t 
         done += popped;
     }
     *elapsed_ns = bot4_now_ns() - t0;
-    *cpu_ns = thread_cpu_ns() - c0;
+    *cpu_ns = bot4_thread_cpu_ns() - c0;
     *checksum = sum;
     free(src);
     free(dst);
