@@ -57,6 +57,7 @@ void bot4_sv_reset(bot4_simvenue *v)
 {
     bot4_book_reset(&v->book);
     v->n = 0;
+    v->n_stops = 0;
     v->pos = 0;
     v->now = INT64_MIN;
     memset(&v->stats, 0, sizeof v->stats);
@@ -80,6 +81,7 @@ static inline void report(bot4_sv_report *r, int64_t ts, const bot4_sv_order *o,
 
 static inline void remove_at(bot4_simvenue *v, int32_t k)
 {
+    v->n_stops -= v->orders[k].is_stop;
     /* keep arrival order: later orders at a price must stay behind earlier ones */
     memmove(&v->orders[k], &v->orders[k + 1], (size_t)(v->n - k - 1) * sizeof v->orders[0]);
     v->n--;
@@ -135,6 +137,44 @@ static int64_t maker_fill(bot4_simvenue *v, int32_t k, int64_t qty, int kind, in
     return qty;
 }
 
+/* Take up to max_levels visible levels of the side opposite `t->side` at prices no worse
+ * than t->price (market when t->price <= 0), reporting TAKER into out; returns lots taken. */
+static int64_t take_levels(bot4_simvenue *v, bot4_sv_order *t, int64_t max_levels, int64_t ts,
+                           int64_t row, bot4_sv_report *out, int64_t *n_out)
+{
+    int opp = t->side ^ 1;
+    int64_t n_lv = bot4_book_top(&v->book, opp, max_levels, v->take_px, v->take_qty);
+    int64_t taken = 0;
+    for (int64_t l = 0; l < n_lv && t->leaves > 0; l++) {
+        int64_t p = v->take_px[l];
+        if (t->price > 0 && (t->side == BOT4_SIDE_BID ? p > t->price : p < t->price))
+            break;
+        int64_t take = v->take_qty[l] < t->leaves ? v->take_qty[l] : t->leaves;
+        t->leaves -= take;
+        taken += take;
+        bot4_book_update(&v->book, opp, p, v->take_qty[l] - take);
+        report(&out[(*n_out)++], ts, t, take, p, BOT4_SV_TAKER, row);
+        v->stats.taker_fills++;
+        v->stats.taker_lots += take;
+    }
+    return taken;
+}
+
+static void trigger_stop(bot4_simvenue *v, int32_t k, int64_t ts, int64_t row,
+                         bot4_sv_report *out, int64_t *n_out)
+{
+    bot4_sv_order t = v->orders[k];
+    report(&out[(*n_out)++], ts, &t, t.leaves, t.price, BOT4_SV_TRIGGERED, row);
+    t.price = 0; /* market */
+    take_levels(v, &t, BOT4_SV_STOP_LEVELS_MAX, ts, row, out, n_out);
+    if (t.leaves > 0) {
+        int64_t left = t.leaves;
+        t.leaves = 0;
+        report(&out[(*n_out)++], ts, &t, left, 0, BOT4_SV_DROPPED, row);
+    }
+    v->orders[k].leaves = 0;
+}
+
 static void on_trade(bot4_simvenue *v, const bot4_event *e, int64_t row, bot4_sv_report *out,
                      int64_t *n_out)
 {
@@ -144,6 +184,16 @@ static void on_trade(bot4_simvenue *v, const bot4_event *e, int64_t row, bot4_sv
     v->stats.trades++;
     for (int32_t k = 0; k < v->n;) {
         bot4_sv_order *o = &v->orders[k];
+        if (o->is_stop) {
+            int hit = o->side == BOT4_SIDE_BID ? e->price >= o->price : e->price <= o->price;
+            if (hit) {
+                trigger_stop(v, k, e->ts_local, row, out, n_out);
+                remove_at(v, k);
+            } else {
+                k++;
+            }
+            continue;
+        }
         if (o->side != maker_side) {
             k++;
             continue;
@@ -181,6 +231,10 @@ static void after_book(bot4_simvenue *v, int64_t ts, int64_t row, bot4_sv_report
     int has_ask = bot4_book_best(&v->book, BOT4_SIDE_ASK, &ask_px, &q);
     for (int32_t k = 0; k < v->n;) {
         bot4_sv_order *o = &v->orders[k];
+        if (o->is_stop) {
+            k++;
+            continue;
+        }
         int64_t d = bot4_book_depth_at(&v->book, o->side, o->price);
         if (d != o->depth)
             depth_changed(v, o, d);
@@ -222,7 +276,8 @@ int bot4_sv_run(bot4_simvenue *v, const bot4_event *ev, int64_t n, int64_t t_sto
             return BOT4_SV_OK;
         /* a message reports each resting order at most twice (expiry or fill, and the
          * expiry check runs first and removes), so 2n+1 free slots always suffice */
-        if (cap - *n_out < 2 * (int64_t)v->n + 1)
+        if (cap - *n_out <
+            2 * (int64_t)v->n + 1 + (int64_t)v->n_stops * (BOT4_SV_STOP_LEVELS_MAX + 2))
             return BOT4_SV_OUT_FULL;
         int64_t end = i + 1;
         if (e->flags & BOT4_EVF_BEGIN)
@@ -298,14 +353,8 @@ int bot4_sv_place(bot4_simvenue *v, int64_t now, int64_t id, int side, int64_t p
     if (levels + v->n > cap - *n_out)
         return BOT4_SV_OUT_FULL;
     bot4_sv_order t = {.id = id, .price = price, .leaves = qty, .side = side};
-    for (int64_t l = 0; l < levels && t.leaves > 0; l++) {
-        int64_t take = take_qty[l] < t.leaves ? take_qty[l] : t.leaves;
-        t.leaves -= take;
-        bot4_book_update(&v->book, opp, take_px[l], take_qty[l] - take);
-        report(&out[(*n_out)++], now, &t, take, take_px[l], BOT4_SV_TAKER, -1);
-        v->stats.taker_fills++;
-        v->stats.taker_lots += take;
-    }
+    if (levels)
+        take_levels(v, &t, levels, now, -1, out, n_out);
     if (levels && v->n) /* levels we removed may sit at prices where we rest */
         after_book(v, now, -1, out, n_out);
     if (t.leaves == 0 || !rests)
@@ -343,4 +392,60 @@ int bot4_sv_get(const bot4_simvenue *v, int64_t id, int64_t *price, int64_t *lea
     *leaves = v->orders[k].leaves;
     *ahead = v->orders[k].ahead;
     return BOT4_SV_OK;
+}
+
+int bot4_sv_place_stop(bot4_simvenue *v, int64_t id, int side, int64_t trigger, int64_t qty,
+                       int64_t expire_ts)
+{
+    if ((side != BOT4_SIDE_BID && side != BOT4_SIDE_ASK) || qty <= 0 || trigger <= 0 ||
+        expire_ts < 0)
+        return BOT4_SV_EINVAL;
+    if (find(v, id) >= 0)
+        return BOT4_SV_DUPLICATE;
+    if (v->n == v->cap)
+        return BOT4_SV_FULL;
+    bot4_sv_order *o = &v->orders[v->n++];
+    memset(o, 0, sizeof *o);
+    o->id = id;
+    o->side = side;
+    o->price = trigger;
+    o->leaves = qty;
+    o->expire_ts = expire_ts;
+    o->is_stop = 1;
+    v->n_stops++;
+    return BOT4_SV_OK;
+}
+
+int bot4_sv_amend(bot4_simvenue *v, int64_t now, int64_t id, int64_t price, int64_t leaves,
+                  bot4_sv_report *out, int64_t cap, int64_t *n_out, int64_t *resting,
+                  int64_t *ahead)
+{
+    *resting = 0;
+    *ahead = 0;
+    if (price <= 0 || leaves <= 0)
+        return BOT4_SV_EINVAL;
+    int32_t k = find(v, id);
+    if (k < 0)
+        return BOT4_SV_UNKNOWN;
+    bot4_sv_order *o = &v->orders[k];
+    if (o->is_stop || (price == o->price && leaves <= o->leaves)) {
+        o->price = price;
+        o->leaves = leaves;
+        *resting = leaves;
+        *ahead = o->ahead;
+        return BOT4_SV_OK;
+    }
+    /* loses its place: leave and re-enter, keeping the expiry; re-entry needs the slot we
+     * free, so it cannot fail for capacity */
+    bot4_sv_order keep = *o;
+    remove_at(v, k);
+    int tif = keep.expire_ts > 0 ? BOT4_SV_GTD : BOT4_SV_GTC;
+    int rc = bot4_sv_place(v, now, id, keep.side, price, leaves, tif, 0, keep.expire_ts, out,
+                           cap, n_out, resting, ahead);
+    if (rc != BOT4_SV_OK) { /* put it back as it was: nothing changed */
+        memmove(&v->orders[k + 1], &v->orders[k], (size_t)(v->n - k) * sizeof v->orders[0]);
+        v->orders[k] = keep;
+        v->n++;
+    }
+    return rc;
 }

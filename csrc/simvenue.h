@@ -20,6 +20,10 @@
  *       opposite best crossing our price: we fill completely at our price (the market
  *       traded through us between messages).
  *   - GTD orders expire at the first event with ts_local >= their expiry.
+ *   - Stop orders wait for a trade at or through their trigger, then take visible
+ *     liquidity as market orders (at most BOT4_SV_STOP_LEVELS_MAX levels).
+ *   - Liquidity we take is removed from the book; our own resting orders at those levels
+ *     then see a depth drop, which the cancel model treats like any other decrease.
  * Invariants: 0 <= ahead; 0 < leaves for every order in the array; the array holds at most
  * max_orders; fills are written only while out has room (the run stops before a message
  * that could overflow it: at most max_orders records per message).
@@ -62,6 +66,9 @@ enum {
     BOT4_SV_MAKER_CROSS = 2,   /* the opposite touch crossed our price */
     BOT4_SV_TAKER = 3,         /* our order took a visible level on arrival */
     BOT4_SV_EXPIRED = 4,       /* GTD expiry: qty = leaves dropped */
+    BOT4_SV_TRIGGERED = 5,     /* a stop's trigger traded: qty = leaves, price = trigger;
+                                * TAKER reports follow, then DROPPED for any remainder */
+    BOT4_SV_DROPPED = 6,       /* a triggered stop's remainder no visible level filled */
 };
 
 /* One report, 64 bytes, mirrored by engine.simvenue.REPORT_DTYPE. */
@@ -84,6 +91,7 @@ _Static_assert(sizeof(bot4_sv_report) == 64, "bot4_sv_report layout");
 typedef struct bot4_sv_order {
     int64_t id, price, leaves, ahead, traded, depth, expire_ts;
     int side;
+    int is_stop; /* price is the trigger; no queue position */
 } bot4_sv_order;
 
 typedef struct bot4_sv_stats {
@@ -97,12 +105,14 @@ typedef struct bot4_sv_stats {
 } bot4_sv_stats;
 
 #define BOT4_SV_TAKE_LEVELS_MAX 1024 /* levels one placement can take */
+#define BOT4_SV_STOP_LEVELS_MAX 64   /* levels a triggered stop can take (rest dropped) */
 
 typedef struct bot4_simvenue {
     bot4_book book;
     int64_t *take_px, *take_qty; /* scratch for walking the opposite side */
     bot4_sv_order *orders;
     int32_t n, cap;
+    int32_t n_stops;
     int queue_model;
     double queue_power;
     int64_t pos;        /* next row of the event array to consume */
@@ -117,7 +127,8 @@ void bot4_sv_reset(bot4_simvenue *v);
 
 /* Consume whole messages of ev[v->pos .. n) whose first row has ts_local < t_stop,
  * appending reports to out[*n_out .. cap). Stops (returns BOT4_SV_OUT_FULL) before a
- * message when fewer than 2 * resting + 1 slots remain, so a message never overflows.
+ * message when fewer than 2 * resting + 1 + stops * (STOP_LEVELS_MAX + 2) slots remain, so
+ * a message never overflows.
  * The batch must have passed bot4_book_validate_batch. */
 int bot4_sv_run(bot4_simvenue *v, const bot4_event *ev, int64_t n, int64_t t_stop,
                 bot4_sv_report *out, int64_t cap, int64_t *n_out);
@@ -131,6 +142,19 @@ int bot4_sv_run(bot4_simvenue *v, const bot4_event *ev, int64_t n, int64_t t_sto
 int bot4_sv_place(bot4_simvenue *v, int64_t now, int64_t id, int side, int64_t price,
                   int64_t qty, int tif, int post_only, int64_t expire_ts, bot4_sv_report *out,
                   int64_t cap, int64_t *n_out, int64_t *resting, int64_t *ahead);
+
+/* A stop-market order: when a trade prints at or through `trigger` (buy: price >= trigger,
+ * sell: price <= trigger) it takes up to BOT4_SV_STOP_LEVELS_MAX visible levels as a market
+ * order (reports TRIGGERED, TAKER..., and DROPPED for what is left). expire_ts 0 = GTC. */
+int bot4_sv_place_stop(bot4_simvenue *v, int64_t id, int side, int64_t trigger, int64_t qty,
+                       int64_t expire_ts);
+
+/* Change a working order to `price` with `leaves` left. A limit order at the same price
+ * with leaves not above its current leaves keeps its queue position; anything else leaves
+ * and re-enters (place rules: may take liquidity, reports into out). Stops just change. */
+int bot4_sv_amend(bot4_simvenue *v, int64_t now, int64_t id, int64_t price, int64_t leaves,
+                  bot4_sv_report *out, int64_t cap, int64_t *n_out, int64_t *resting,
+                  int64_t *ahead);
 
 /* Remove a resting order; *leaves = what it had left. */
 int bot4_sv_cancel(bot4_simvenue *v, int64_t id, int64_t *leaves);

@@ -22,6 +22,7 @@ cdef extern from "simvenue.h" nogil:
         BOT4_SV_IOC
         BOT4_SV_FOK
         BOT4_SV_GTD
+        BOT4_SV_STOP_LEVELS_MAX
 
     ctypedef struct bot4_sv_report:
         int64_t ts
@@ -65,6 +66,11 @@ cdef extern from "simvenue.h" nogil:
                     bot4_sv_report *out, int64_t cap, int64_t *n_out)
     int bot4_sv_place(bot4_simvenue *v, int64_t now, int64_t id, int side, int64_t price,
                       int64_t qty, int tif, int post_only, int64_t expire_ts,
+                      bot4_sv_report *out, int64_t cap, int64_t *n_out, int64_t *resting,
+                      int64_t *ahead)
+    int bot4_sv_place_stop(bot4_simvenue *v, int64_t id, int side, int64_t trigger, int64_t qty,
+                           int64_t expire_ts)
+    int bot4_sv_amend(bot4_simvenue *v, int64_t now, int64_t id, int64_t price, int64_t leaves,
                       bot4_sv_report *out, int64_t cap, int64_t *n_out, int64_t *resting,
                       int64_t *ahead)
     int bot4_sv_cancel(bot4_simvenue *v, int64_t id, int64_t *leaves)

@@ -35,7 +35,8 @@ REPORT_DTYPE = np.dtype([
 ], align=True)
 assert REPORT_DTYPE.itemsize == sizeof(bot4_sv_report)
 
-KINDS = ("maker_trade", "maker_through", "maker_cross", "taker", "expired")
+KINDS = ("maker_trade", "maker_through", "maker_cross", "taker", "expired", "triggered",
+         "dropped")
 QUEUE_MODELS = {"risk_averse": BOT4_SV_QUEUE_RISK_AVERSE, "power": BOT4_SV_QUEUE_PROB_POWER,
                 "log": BOT4_SV_QUEUE_PROB_LOG}
 TIFS = {"gtc": BOT4_SV_GTC, "ioc": BOT4_SV_IOC, "fok": BOT4_SV_FOK, "gtd": BOT4_SV_GTD}
@@ -97,7 +98,10 @@ cdef class VenueCore:
             raise ValueError(f"window must be a power of two in the book's range, got {window}")
         self.ready = True
         self.events = events
-        self._buf = np.zeros(max(4096, 4 * max_orders + 8), dtype=REPORT_DTYPE)
+        # one message can report each order twice, and each stop its trigger, its levels
+        # and a remainder (see bot4_sv_run)
+        self._buf = np.zeros(max(4096, (BOT4_SV_STOP_LEVELS_MAX + 4) * max_orders + 8),
+                             dtype=REPORT_DTYPE)
 
     def __dealloc__(self):
         if self.ready:
@@ -181,6 +185,29 @@ cdef class VenueCore:
             raise RuntimeError("order would take more levels than the report buffer holds")
         if rc == BOT4_SV_EINVAL:
             raise ValueError("invalid order")
+        return STATUS[rc], self._buf[:n_out].copy(), resting, ahead
+
+    def place_stop(self, id, side, trigger, qty, expire_ts=0):
+        """A stop-market order waiting for a trade at or through `trigger`; returns status."""
+        cdef int rc = bot4_sv_place_stop(&self.v, _int("id", id), _choice(SIDES, "side", side),
+                                         _int("trigger", trigger, 1), _int("qty", qty, 1),
+                                         _int("expire_ts", expire_ts, 0))
+        return STATUS[rc]
+
+    def amend(self, now, id, price, leaves):
+        """New price / leaves for a working order. Returns (status, reports, resting, ahead);
+        a limit at the same price with leaves not above the current keeps its queue place."""
+        cdef int64_t t = _int("now", now)
+        if self.v.now != I64_MIN and t < self.v.now:
+            raise ValueError(f"now {t} is before the last replayed event {self.v.now}")
+        cdef cnp.ndarray buf = self._buf
+        cdef int64_t n_out = 0, resting = 0, ahead = 0
+        cdef int rc = bot4_sv_amend(&self.v, t, _int("id", id), _int("price", price, 1),
+                                    _int("leaves", leaves, 1),
+                                    <bot4_sv_report *>cnp.PyArray_DATA(buf), buf.shape[0],
+                                    &n_out, &resting, &ahead)
+        if rc == BOT4_SV_OUT_FULL:
+            raise RuntimeError("order would take more levels than the report buffer holds")
         return STATUS[rc], self._buf[:n_out].copy(), resting, ahead
 
     def cancel(self, id):

@@ -394,3 +394,23 @@ def test_perf_stages_shape():
     st_ = S.perf_stages(5)["simvenue.event"]
     assert st_["latency_ns"].shape == (5,) and st_["ops_per_sample"] == 4096
     assert st_["throughput_per_s"] > 0
+
+
+def test_amend_keeps_or_loses_queue_place_and_stops_trigger():
+    b = EventBuilder().snapshot(1000, [(100, 10), (99, 7)], [(105, 10), (106, 10)])
+    b.trade(2000, 100, 4, ASK).trade(3000, 106, 1, BID)
+    c = S.VenueCore(b.build())
+    c.run_until(1500)
+    c.place(1500, 1, "buy", 100, 5)
+    assert c.amend(1500, 1, 100, 3)[0] == "ok" and c.get(1) == (100, 3, 10)  # kept
+    status, _, resting, ahead = c.amend(1500, 1, 100, 4)  # grows: back of the queue
+    assert status == "ok" and (resting, ahead) == (4, 10)
+    status, _, resting, ahead = c.amend(1500, 1, 99, 4)  # new price: behind 7
+    assert (resting, ahead) == (4, 7)
+    assert c.amend(1500, 9, 99, 4)[0] == "unknown_id"
+    assert c.place_stop(2, "buy", 106, 25) == "ok"
+    assert c.place_stop(3, "sell", 90, 1) == "ok"  # never triggered
+    r = c.run_all()
+    assert kinds(r) == ["triggered", "taker", "taker", "dropped"]
+    assert [(int(x["price"]), int(x["qty"])) for x in r] == [(106, 25), (105, 10), (106, 10), (0, 5)]
+    assert c.best("sell") is None and c.get(3) == (90, 1, 0)

@@ -243,7 +243,10 @@ class OrderManager:
         with self._lock:
             g = self._group_of.get(client_id)
             if isinstance(g, Bracket):
-                g.wanted.pop(client_id, None)
+                # a cancel requested since supersedes the refused amend; otherwise forget the
+                # amend so the next sync asks again from the facts
+                if g.wanted.get(client_id) != "cancel":
+                    g.wanted.pop(client_id, None)
                 self._sync_bracket(g)
 
     def on_fill(self, client_id: str, qty: int, price: int, fee=0) -> None:

@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 
 from bot.data.instruments import Instrument
-from bot.oms import Cancel, OrderManager, Submit
+from bot.oms import Amend, Cancel, OrderManager, Submit
 from bot.sim.venue import Report, SimVenue, VenueConfig
 from bot.strategy.microprice_mm import MicropriceMM
 
@@ -78,8 +78,35 @@ def default_order_qty(inst: Instrument, price_ticks: int) -> int:
     return max(1, int(need.to_integral_value(rounding="ROUND_CEILING")))
 
 
+def send_requests(oms: OrderManager, venue: SimVenue, t: int) -> int:
+    """Drain the OMS outbox into the venue at strategy time t; returns requests sent."""
+    n = 0
+    while oms.outbox:
+        req = oms.outbox.popleft()
+        if isinstance(req, Submit):
+            o = req.order
+            venue.submit(t, o.client_id, o.side, o.qty, o.price or 0,
+                         tif="ioc" if o.kind == "market" else o.tif,
+                         kind="stop" if o.kind == "stop" else "limit")
+        elif isinstance(req, Cancel):
+            venue.cancel(t, req.client_id)
+        elif isinstance(req, Amend):
+            venue.amend(t, req.client_id, req.price, req.qty)
+        n += 1
+    return n
+
+
+def apply_report(oms: OrderManager, r: Report, unit: Decimal, rejects: Counter | None = None):
+    """Hand one venue report to the OMS (fees converted to tick-lots, exactly)."""
+    _apply(oms, r, unit, Counter() if rejects is None else rejects)
+
+
 def _apply(oms: OrderManager, r: Report, unit: Decimal, rejects: Counter):
-    if r.kind == "ack":
+    if r.kind == "amended":
+        oms.on_amended(r.client_id, r.price, r.qty)
+    elif r.kind == "amend_reject":
+        oms.on_amend_rejected(r.client_id)
+    elif r.kind == "ack":
         oms.on_ack(r.client_id)
     elif r.kind == "reject":
         oms.on_reject(r.client_id, r.reason)
@@ -137,13 +164,7 @@ def run_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
                     working[side] = cid
                 else:
                     working[side] = None
-            while oms.outbox:
-                req = oms.outbox.popleft()
-                if isinstance(req, Submit):
-                    o = req.order
-                    venue.submit(t_act, o.client_id, o.side, o.qty, o.price or 0)
-                elif isinstance(req, Cancel):
-                    venue.cancel(t_act, req.client_id)
+            send_requests(oms, venue, t_act)
         t += interval_ns
     for r in venue.finish():
         _apply(oms, r, unit, rejects)

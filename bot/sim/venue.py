@@ -165,6 +165,7 @@ class _OrderInfo:
     ahead_at_place: int = 0
     filled: int = 0
     first_fill_ts: int | None = None
+    kind: str = "limit"
 
 
 @dataclass
@@ -199,8 +200,15 @@ class SimVenue:
 
     # ---- strategy side -----------------------------------------------------------------
     def submit(self, t: int, client_id: str, side: str, qty: int, price: int = 0,
-               tif: str = "gtc", post_only: bool = False, expire_ts: int = 0) -> None:
-        """Send an order at strategy time t (price 0: market)."""
+               tif: str = "gtc", post_only: bool = False, expire_ts: int = 0,
+               kind: str = "limit") -> None:
+        """Send an order at strategy time t. kind "limit" (price 0: market) or "stop" (a
+        stop-market order; price is its trigger; tif gtc, or gtd with expire_ts)."""
+        if kind not in ("limit", "stop"):
+            raise ValueError(f"kind must be 'limit' or 'stop', got {kind!r}")
+        if kind == "stop" and (price < 1 or tif not in ("gtc", "gtd") or post_only):
+            raise ValueError(f"a stop needs a trigger price >= 1 and tif gtc/gtd, got price "
+                             f"{price!r} tif {tif!r}")
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
         for name, v, lo in (("qty", qty, 1), ("price", price, 0), ("expire_ts", expire_ts, 0)):
@@ -216,12 +224,24 @@ class SimVenue:
             raise ValueError(f"post_only must be a bool, got {post_only!r}")
         if client_id in self._orders:
             raise ValueError(f"client_id {client_id!r} already used at this venue")
-        info = _OrderInfo(client_id, self._next_core_id, side, price, qty)
+        info = _OrderInfo(client_id, self._next_core_id, side, price, qty, kind=kind)
         self._next_core_id += 1
         self._orders[client_id] = info
         self._by_core[info.core_id] = info
         arrival = t + self.config.entry_latency.sample(self.rng)
         self._schedule(arrival, ("place", info, tif, post_only, expire_ts))
+
+    def amend(self, t: int, client_id: str, price: int, qty: int) -> None:
+        """Change a working order to `price` and total quantity `qty` (filled included).
+        Reported as "amended" or "amend_reject"; a limit keeps its queue place only when
+        the price is unchanged and the quantity does not grow."""
+        if client_id not in self._orders:
+            raise ValueError(f"unknown client_id {client_id!r}")
+        for name, v in (("price", price), ("qty", qty)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        self._schedule(t + self.config.entry_latency.sample(self.rng),
+                       ("amend", self._orders[client_id], price, qty))
 
     def cancel(self, t: int, client_id: str) -> None:
         if client_id not in self._orders:
@@ -309,7 +329,8 @@ class SimVenue:
             return "min_notional"
         mid = self._mid()
         band = self.config.percent_price
-        if info.price and mid is not None and not (mid * (1 - band) <= info.price <= mid * (1 + band)):
+        if info.price and info.kind == "limit" and mid is not None and not (
+                mid * (1 - band) <= info.price <= mid * (1 + band)):
             return "percent_price"
         return None
 
@@ -345,12 +366,25 @@ class SimVenue:
                 self._emit(Report("cancelled", info.client_id, ts, self._ack_at(ts), info.side,
                                   info.price, leaves, 0))
             return
+        if action[0] == "amend":
+            self._amend(ts, *action[1:])
+            return
         _, info, tif, post_only, expire_ts = action
         reason = self._check_filters(ts, info)
         if reason is None and tif == "gtd" and expire_ts <= ts:
             reason = "expired_on_arrival"
         if reason:
             self._reject(ts, info, reason)
+            return
+        if info.kind == "stop":
+            status = self.core.place_stop(info.core_id, info.side, info.price, info.qty,
+                                          expire_ts if tif == "gtd" else 0)
+            if status != "ok":
+                self._reject(ts, info, status)
+            else:
+                info.placed_ts = ts
+                self._emit(Report("ack", info.client_id, ts, self._ack_at(ts), info.side,
+                                  info.price, info.qty, info.qty))
             return
         status, reports, resting, ahead = self.core.place(
             ts, info.core_id, info.side, info.price, info.qty, tif, post_only, expire_ts)
@@ -360,25 +394,46 @@ class SimVenue:
         self._emit(Report("ack", info.client_id, ts, self._ack_at(ts), info.side, info.price,
                           info.qty, info.qty, ahead=ahead))
         info.placed_ts = ts
-        takers = reports[reports["kind"] == core.KINDS.index("taker")]
-        taken = int(takers["qty"].sum())
-        leaves = info.qty
-        for r in takers:
-            bump = self.config.impact.ticks(int(r["price"]), taken)
-            px = int(r["price"]) + (bump if info.side == "buy" else -bump)
-            leaves -= int(r["qty"])
-            self._fill(ts, info, max(px, 1), int(r["qty"]), leaves, "taker", 0)
-        self._absorb(reports[reports["kind"] != core.KINDS.index("taker")])
+        self._absorb(reports)
         if resting:
-            info.ahead_at_place = ahead
-            self.queue.orders_rested += 1
-            self.queue.ahead_at_place_total += ahead
-            self.queue.rested_lots += resting
-        elif leaves > 0:  # IOC / FOK / market remainder is dropped
+            self._rested(info, resting, ahead)
+        elif info.qty - info.filled > 0:  # IOC / FOK / market remainder is dropped
             self._emit(Report("cancelled", info.client_id, ts, self._ack_at(ts), info.side,
-                              info.price, leaves, 0, reason=tif))
+                              info.price, info.qty - info.filled, 0, reason=tif))
+
+    def _rested(self, info, resting, ahead):
+        info.ahead_at_place = ahead
+        self.queue.orders_rested += 1
+        self.queue.ahead_at_place_total += ahead
+        self.queue.rested_lots += resting
+
+    def _amend(self, ts, info, price, qty):
+        leaves = qty - info.filled
+        if leaves <= 0:
+            self._emit(Report("amend_reject", info.client_id, ts, self._ack_at(ts), info.side,
+                              price, qty, reason="below_filled"))
+            return
+        # the core keeps a limit's queue place exactly when the price stays and leaves do not grow
+        kept = info.kind == "limit" and price == info.price and leaves <= info.qty - info.filled
+        status, reports, resting, ahead = self.core.amend(ts, info.core_id, price, leaves)
+        if status != "ok":
+            self._emit(Report("amend_reject", info.client_id, ts, self._ack_at(ts), info.side,
+                              price, qty, reason="not_working" if status == "unknown_id" else status))
+            return
+        info.price, info.qty = price, qty
+        self._emit(Report("amended", info.client_id, ts, self._ack_at(ts), info.side, price, qty,
+                          leaves, ahead=ahead))
+        self._absorb(reports)
+        if info.kind == "limit" and resting and not kept:
+            self._rested(info, resting, ahead)
 
     def _absorb(self, reports):
+        """Turn core reports into strategy reports; taker fills pay the impact term on the
+        order's whole taken quantity in this batch."""
+        taker = core.KINDS.index("taker")
+        taken: dict[int, int] = {}
+        for r in reports[reports["kind"] == taker]:
+            taken[int(r["id"])] = taken.get(int(r["id"]), 0) + int(r["qty"])
         for r in reports:
             info = self._by_core[int(r["id"])]
             kind = core.KINDS[r["kind"]]
@@ -386,9 +441,19 @@ class SimVenue:
             if kind == "expired":
                 self._emit(Report("expired", info.client_id, ts, self._ack_at(ts), info.side,
                                   info.price, int(r["qty"]), 0))
+            elif kind == "triggered":
+                continue  # the fills that follow carry the news
+            elif kind == "dropped":
+                self._emit(Report("cancelled", info.client_id, ts, self._ack_at(ts), info.side,
+                                  info.price, int(r["qty"]), 0, reason="stop_unfilled"))
+            elif kind == "taker":
+                px = int(r["price"])
+                bump = self.config.impact.ticks(px, taken[int(r["id"])])
+                px = px + bump if info.side == "buy" else max(px - bump, 1)
+                self._fill(ts, info, px, int(r["qty"]), int(r["leaves"]), "taker", 0)
             else:
-                self._fill(ts, info, int(r["price"]), int(r["qty"]), int(r["leaves"]),
-                           "taker" if kind == "taker" else "maker", info.ahead_at_place)
+                self._fill(ts, info, int(r["price"]), int(r["qty"]), int(r["leaves"]), "maker",
+                           info.ahead_at_place)
 
     # ---- summaries ----------------------------------------------------------------------
     def queue_summary(self) -> dict:
