@@ -67,6 +67,44 @@ static const uint64_t pow10_u64[19] = {
     1000000000000000000ULL,
 };
 
+/* Eight ASCII digits in x (bytes in memory order)? And their value. (SWAR, as in simdjson.) */
+static inline int eight_digits(uint64_t x)
+{
+    return ((x & 0xF0F0F0F0F0F0F0F0ULL) | (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+           0x3333333333333333ULL;
+}
+
+static inline uint64_t eight_digits_value(uint64_t x)
+{
+    const uint64_t mask = 0x000000FF000000FFULL;
+    const uint64_t mul1 = 0x000F424000000064ULL; /* 100 + (1000000 << 32) */
+    const uint64_t mul2 = 0x0000271000000001ULL; /* 1 + (10000 << 32) */
+    x -= 0x3030303030303030ULL;
+    x = x * 10 + (x >> 8);
+    return (((x & mask) * mul1) + (((x >> 16) & mask) * mul2)) >> 32;
+}
+
+/* The run of ASCII digits at p: returns its end, with *u the value mod 2^64 (exact for up
+ * to 19 digits). Eight digits a step while eight bytes are readable before safe_end. */
+static inline const char *digits_run(const char *p, const char *safe_end, uint64_t *u)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 2 && safe_end - p >= 8; k++) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if (!eight_digits(x))
+            break;
+        v = v * 100000000ULL + eight_digits_value(x);
+        p += 8;
+    }
+    while (IS_DIGIT(*p)) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    *u = v;
+    return p;
+}
+
 /* ---- strings ------------------------------------------------------------------------ */
 
 static inline int hexval(char c)
@@ -529,11 +567,7 @@ static const char *scan_number(line_ctx *lc, const char *p, field *f)
 {
     if (*p >= '1' && *p <= '9') { /* fast path: a positive integer of at most 18 digits */
         uint64_t u = 0;
-        const char *q = p;
-        while (IS_DIGIT(*q)) {
-            u = u * 10 + (uint64_t)(*q - '0');
-            q++;
-        }
+        const char *q = digits_run(p, lc->safe_end, &u);
         if (q - p <= 18 && *q != '.' && *q != 'e' && *q != 'E') {
             if (f) {
                 f->type = T_INT;
@@ -1349,13 +1383,10 @@ static int scan_line(const char *ls, const char *le, const char *safe_end, const
         goto fail;
     }
     uint64_t ts = 0;
-    int ok = sp > ls && sp - ls <= 19;
-    for (const char *p = ls; ok && p < sp; p++) {
-        if (!IS_DIGIT(*p))
-            ok = 0;
-        else
-            ts = ts * 10 + (uint64_t)(*p - '0');
-    }
+    const char *t0 = ls;
+    while (t0 + 1 < sp && *t0 == '0') /* leading zeros, as int() takes them */
+        t0++;
+    int ok = sp > ls && sp - t0 <= 19 && digits_run(t0, safe_end, &ts) == sp;
     if (!ok || ts > (uint64_t)INT64_MAX) {
         char q[64];
         quote_text(q, sizeof q, ls, sp);

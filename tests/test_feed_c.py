@@ -428,6 +428,8 @@ def test_escaped_keys_values_and_duplicates(tmp_path):
         '4 \t{ "stream" : "s" , "data" : { "e" : "trade" , "T" : 2 , "t" : 9 , "p" : "3.00" , '
         '"q" : "0.5" , "m" : false } }\r',
         '5 {"lastUpdateId":1,"data":null,"bids":[],"asks":[],"T":null,"E":5}',
+        # leading zeros in the timestamp, as int() reads them
+        '0000000000000000000000000000006 {"lastUpdateId":2,"bids":[],"asks":[]}',
     ]
     data = "\n".join(lines).encode()
     assert assert_same(tmp_path, data, SPOT) == "ok"
