@@ -113,3 +113,14 @@ def test_parquet_bad_row_named(tmp_path):
                              "close": [1.0, 1.0, 0.55], "volume": [1.0, 1.0, 1.0]}), p)
     with pytest.raises(OhlcvFormatError, match=r"bad.parquet row 3: high 0.5 < low 0.6"):
         read_ohlcv(p)
+
+
+def test_parquet_null_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "null.parquet"
+    pq.write_table(pa.table({"timestamp": [1, 2], "open": [1.0, None], "high": [2.0, 2.0],
+                             "low": [0.5, 0.5], "close": [1.0, 1.0], "volume": [1.0, 1.0]}), p)
+    with pytest.raises(OhlcvFormatError, match=r"null.parquet row 2: open is null"):
+        read_ohlcv(p)

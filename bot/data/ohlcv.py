@@ -106,8 +106,29 @@ def _check_row(where: str, ts: int, prev_ts: int | None, o, h, lo, c, v) -> None
             f"{where}: timestamp {ts} ns is not after the previous row's {prev_ts} ns")
 
 
+def _first_invalid(ts: np.ndarray, o, h, lo, c, v) -> int:
+    """Index of the first row that breaks a rule of _check_row, or -1 (vectorized)."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v))
+        bad |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (v < 0) | (h < lo)
+        bad |= (o < lo) | (o > h) | (c < lo) | (c > h)
+    bad[1:] |= ts[1:] <= ts[:-1]
+    return int(np.argmax(bad)) if bad.any() else -1
+
+
+def _validate(cols: tuple[list, ...], where) -> None:
+    """Check every row at numpy speed; on a bad row, raise _check_row's message for it."""
+    ts = np.asarray(cols[0], dtype=np.int64)
+    vals = [np.asarray(x, dtype=np.float64) for x in cols[1:]]
+    i = _first_invalid(ts, *vals)
+    if i >= 0:
+        _check_row(where(i), int(ts[i]), int(ts[i - 1]) if i > 0 else None,
+                   *(float(x[i]) for x in vals))
+
+
 def _read_csv(path: Path) -> tuple[list, ...]:
     cols: tuple[list, ...] = ([], [], [], [], [], [])
+    lines: list[int] = []
     with open(path, newline="") as fh:
         reader = csv.reader(fh)
         try:
@@ -117,7 +138,6 @@ def _read_csv(path: Path) -> tuple[list, ...]:
         if tuple(h.strip().lower() for h in header) != COLUMNS:
             raise OhlcvFormatError(
                 f"{path}:1: header {','.join(header)!r}, expected {','.join(COLUMNS)!r}")
-        prev_ts = None
         for row in reader:
             where = f"{path}:{reader.line_num}"
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -134,15 +154,15 @@ def _read_csv(path: Path) -> tuple[list, ...]:
                     vals.append(float(text))
                 except ValueError:
                     raise OhlcvFormatError(f"{where}: {name} is not a number: {text!r}") from None
-            _check_row(where, ts, prev_ts, *vals)
-            prev_ts = ts
+            lines.append(reader.line_num)
             cols[0].append(ts)
             for k in range(5):
                 cols[k + 1].append(vals[k])
+    _validate(cols, lambda i: f"{path}:{lines[i]}")
     return cols
 
 
-def _read_parquet(path: Path) -> tuple[list, ...]:
+def _read_parquet(path: Path) -> tuple:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -157,20 +177,16 @@ def _read_parquet(path: Path) -> tuple[list, ...]:
         raise OhlcvFormatError(f"{path}: timestamp column has type {ts_col.type}, expected timestamp or int64 ns")
     if ts_col.null_count:
         raise OhlcvFormatError(f"{path}: timestamp has {ts_col.null_count} null value(s)")
-    cols: tuple[list, ...] = (ts_col.to_pylist(),)
+    cols: tuple = (ts_col.to_numpy().astype(np.int64),)
     for name in COLUMNS[1:]:
         col = table.column(name)
         if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
             raise OhlcvFormatError(f"{path}: column {name} has type {col.type}, expected a number")
-        vals = col.to_pylist()
-        for i, x in enumerate(vals):
-            if x is None:
-                raise OhlcvFormatError(f"{path} row {i + 1}: {name} is null")
-        cols += ([float(x) for x in vals],)
-    prev_ts = None
-    for i in range(len(cols[0])):
-        _check_row(f"{path} row {i + 1}", cols[0][i], prev_ts, *(cols[k][i] for k in range(1, 6)))
-        prev_ts = cols[0][i]
+        if col.null_count:
+            i = col.to_pylist().index(None)
+            raise OhlcvFormatError(f"{path} row {i + 1}: {name} is null")
+        cols += (col.to_numpy().astype(np.float64),)
+    _validate(cols, lambda i: f"{path} row {i + 1}")
     return cols
 
 
