@@ -10,6 +10,9 @@ commit (fsync) per fill on the same database with the same durability settings.
 The same again with records encoded before the timed loop and queued with `Journal.push`
 (what a compiled producer does): fills/s without Python encoding on the producer side.
 
+And the database side alone: `write_journal_batch` of the same records in batch_size
+transactions from one thread (no ring, no writer thread, no GIL shared with a producer).
+
 Stall: the time one `Journal.append` call (encode + ring push) takes on the engine thread
 while the writer thread is busy, p50/p99/max in ns, and the same for a bare ring push of a
 pre-encoded record (`Journal.push`).
@@ -146,7 +149,18 @@ def test_journal_throughput_and_stall(target, figure):
     with target.open() as store:
         elapsed, lat_append, stats = journal_run(store, recs, raw=False)
         elapsed_raw, lat_push, _ = journal_run(store, recs, raw=True)
+        # The database side alone: the same records in batch_size transactions from this
+        # thread, no ring and no writer thread (no GIL shared with a producer).
+        from bot.store.records import encode_many
+        arr = encode_many(recs)
+        store.begin_run(Run("direct", 1, "bench"))
+        step = StoreConfig().batch_size
+        t0 = time.perf_counter()
+        for i in range(0, len(arr), step):
+            store.write_journal_batch("direct", arr[i:i + step])
+        direct = n_fills / (time.perf_counter() - t0)
     naive = naive_fills_per_s(target, N_NAIVE[name])
+    figure(f"store.write_batch.{name}.fills_per_s", direct, "1/s")
     rate = n_fills / elapsed
     figure(f"store.journal.{name}.fills_per_s", rate, "1/s")
     figure(f"store.journal.{name}.records_per_s", len(recs) / elapsed, "1/s")
