@@ -38,21 +38,38 @@ static const char *const SAMPLE[] = {
 };
 #define N_SAMPLE (sizeof SAMPLE / sizeof SAMPLE[0])
 
-static char *join_sample(size_t *len)
+/* More shapes for the fuzz loop: a futures diff as recorded, escapes and whitespace,
+ * bids after asks, a replaced "data" object. */
+static const char *const FUZZ_EXTRA[] = {
+    "1723161255030314667 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1723161256299,\"T\":1723161256298,\"s\":\"BTCUSDT\",\"U\":5123107832006,\"u\":5123107837557,\"pu\":5123107831937,\"b\":[[\"58710.20\",\"0.014\"],[\"61496.50\",\"0.010\"]],\"a\":[[\"61800.30\",\"2.510\"]]}}",
+    "1008 { \"d\\u0061ta\" : { \"\\u0065\" : \"trade\" , \"T\" : 6 , \"t\" : 8 , \"p\" : \"1\\u002e00\" , \"q\" : \"2\" , \"m\" : false } }\r",
+    "1009 {\"data\":{\"a\":[[\"2.00\",\"1\"]],\"e\":\"depthUpdate\",\"b\":[[\"9\",\"x\"]],\"E\":1,\"U\":5,\"u\":6,\"b\":[[\"1.50\",\"2\"]]}}",
+    "1010 {\"data\":{\"e\":\"trade\",\"T\":1,\"t\":1,\"p\":\"1\",\"q\":\"1\",\"m\":true},\"data\":{\"u\":1,\"b\":\"1.00\",\"B\":\"1\",\"a\":\"1.01\",\"A\":\"2\"}}",
+};
+#define N_FUZZ_EXTRA (sizeof FUZZ_EXTRA / sizeof FUZZ_EXTRA[0])
+
+static char *join_lines(const char *const *lines, size_t count, const char *const *more, size_t count_more,
+                        size_t *len)
 {
     size_t n = 0;
-    for (size_t i = 0; i < N_SAMPLE; i++)
-        n += strlen(SAMPLE[i]) + 1;
+    for (size_t i = 0; i < count + count_more; i++)
+        n += strlen(i < count ? lines[i] : more[i - count]) + 1;
     char *b = malloc(n);
     size_t k = 0;
-    for (size_t i = 0; i < N_SAMPLE; i++) {
-        size_t m = strlen(SAMPLE[i]);
-        memcpy(b + k, SAMPLE[i], m);
+    for (size_t i = 0; i < count + count_more; i++) {
+        const char *l = i < count ? lines[i] : more[i - count];
+        size_t m = strlen(l);
+        memcpy(b + k, l, m);
         k += m;
         b[k++] = '\n';
     }
     *len = n;
     return b;
+}
+
+static char *join_sample(size_t *len)
+{
+    return join_lines(SAMPLE, N_SAMPLE, NULL, 0, len);
 }
 
 /* Parse all of buf (exactly len bytes, in a fresh allocation so ASan sees overreads) with
@@ -255,7 +272,15 @@ static uint64_t rnd(void)
 static void test_fuzz(long iterations)
 {
     size_t len;
-    char *base = join_sample(&len);
+    char *base = join_lines(SAMPLE, N_SAMPLE, FUZZ_EXTRA, N_FUZZ_EXTRA, &len);
+    {
+        bot4_event *ev0;
+        bot4_feed_result r0;
+        int regrows;
+        CHECK(parse_all(base, len, &SPOT, 64, &ev0, &r0, &regrows) == BOT4_FEED_OK);
+        CHECK(r0.messages == 10 && r0.skipped == 1 && r0.rows == 11 + 3 + 1 + 2 + 2);
+        free(ev0);
+    }
     const char alphabet[] = "{}[]\",:\\0123456789.-+eEtrufalsn \t\r\nu\x01\x80\xff";
     char *m = malloc(len + 64);
     long ok = 0, errors = 0, bad = 0;
