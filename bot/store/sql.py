@@ -1,16 +1,22 @@
-"""SQL shared by both backends. Statements are written with `?` placeholders; a backend's
-`_sql` rewrites them for its driver. Backends supply connections and transactions
-(`_tx`, `_read`), decimal conversion, migrations, and bulk loading.
+"""SQL shared by both backends. Statements are written with `?` placeholders; the cursor
+wrapper rewrites them for the driver. Backends supply connections and transactions
+(`_tx`, `_read`), decimal conversion, migrations, bulk paths and market-data loading.
 
 The journal write (`write_journal_batch`) in one transaction:
   1. lock the run (SQLite: the database write lock of BEGIN IMMEDIATE; PostgreSQL:
      SELECT ... FOR UPDATE on the run row), so concurrent writers of one run serialize;
-  2. find which event ids of the batch are already stored (one range scan per table);
-  3. insert the new order events and fills, upsert order rows (the latest event wins, by
-     event id), add the new fills' deltas to positions.
+  2. find which event ids of the batch are already stored (one range scan per table) and
+     drop them (and repeats inside the batch);
+  3. insert the new order events and fills (SQLite: INSERT ... ON CONFLICT DO NOTHING;
+     PostgreSQL: COPY), upsert one row per touched order (column by column the record
+     with the higher event id wins, so arrival order does not matter), add the new
+     fills' deltas to positions; if older order events arrive after newer fills of the
+     same order, re-apply the newest stored fill to that order.
 Step 2 under the lock of step 1 is what makes replay idempotent: a record is applied at
-most once, and its side effects (order state, positions) with it. Cost per batch: two
-index range scans plus one insert per record and one upsert per touched order/instrument.
+most once, and its side effects (order state, positions) with it; the primary key
+(run_id, event_id) refuses a duplicate in any case (the whole batch then rolls back).
+Cost per batch: two index range scans, one insert per record, one upsert per touched
+order and instrument.
 """
 
 from __future__ import annotations
