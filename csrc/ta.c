@@ -2,17 +2,19 @@
  *
  * Structure: a bot4_ta holds its kind, parameters, bar count t, up to six rings (the last
  * `cap` inputs of some per-bar series, oldest first when read) and a union of small named
- * states (EMAs, Wilder averages, SAR trend). bot4_ta_update() switches on the kind, pushes
- * the bar's terms and writes the outputs, NaN while warming up.
+ * states (EMAs, Wilder averages, SAR trend). update_kind() switches on the kind, pushes
+ * the bar's terms and writes the outputs, NaN while warming up; bot4_ta_update() calls it,
+ * and batch_loop() runs it inlined in one loop per kind over a local copy of the state.
  *
- * Formulas and sources (TA-Lib = TA-Lib 0.6 C sources, classic compatibility; each
+ * Formulas and sources (TA-Lib = the C library of the TA-Lib >= 0.6 wheels, tested against
+ * its 0.8.1 build; classic compatibility, unstable period 0; each
  * matches TA-Lib's lookback and seeding, see the tests):
  *   SMA, WMA (weights 1..n / (n(n+1)/2)), EMA (k = 2/(n+1), seeded with the SMA of the first
  *   n inputs), DEMA = 2 e1 - e2, TEMA = e3 + (3 e1 - 3 e2) with each EMA seeded from the first
  *   n values of the one below (Mulloy 1994; TA-Lib).
  *   RSI: Wilder (1978), average gain/loss seeded with plain means of the first n changes,
  *   then a = a (n-1)/n + x/n (TA-Lib: (a (n-1) + x)/n, equal to an ulp); 100 g/(g+l), 0 when
- *   g+l is 0 (TA-Lib 0.6).
+ *   g+l is 0 (as current TA-Lib).
  *   MACD (Appel): EMA_fast - EMA_slow, both starting at bar slow-1 (the fast EMA is seeded
  *   with the mean of the fast window ending there, as TA-Lib does), signal = EMA of MACD.
  *   STOCH (Lane): fastK = (c - LL)/((HH - LL)/100), slowK = SMA(fastK), slowD = SMA(slowK).
@@ -49,10 +51,10 @@
 
 #include "simd.h"
 
-/* TA-Lib 0.6's zero tests (ta_utility.h). */
+/* TA-Lib's zero tests (ta_utility.h). */
 #define TA_EPSILON 0.00000000000001
 #define TA_IS_ZERO(v) (((-TA_EPSILON) < (v)) && ((v) < TA_EPSILON))
-/* TA-Lib 0.6's tie test for a difference of two comparable numbers (scale = |a| + |b|). */
+/* TA-Lib's tie test for a difference of two comparable numbers (scale = |a| + |b|). */
 #define TA_IS_ZERO_SCALED(v, scale) (fabs(v) <= (TA_EPSILON * (scale)))
 
 /* ---- ring: the last `cap` values of a series ------------------------------------------ */
@@ -669,7 +671,7 @@ static void update_cci(bot4_ta *ta, double h, double l, double c, double *out)
     for (int i = 0; i < n; i++) mad += fabs(r->buf[i] - avg);
     mad /= n;
     const double dev = tp - avg, scale = fabs(avg);
-    /* "is the window flat?" relative to its own price level, as TA-Lib 0.6 */
+    /* "is the window flat?" relative to its own price level, as TA-Lib */
     out[0] = (!TA_IS_ZERO_SCALED(dev, scale) && !TA_IS_ZERO_SCALED(mad, scale))
                  ? dev / (0.015 * mad)
                  : 0.0;

@@ -17,7 +17,8 @@
  * at most (w-1) ulp-ish of the window and never accumulates. The O(w) is vectorized across
  * outputs (4 or 8 windows per instruction) in batch.
  *
- * Indicators that TA-Lib defines follow TA-Lib 0.6's definitions (default "classic"
+ * Indicators that TA-Lib defines follow TA-Lib's definitions (the C library in the TA-Lib
+ * >= 0.6 wheels, tested against 0.8.1; default "classic"
  * compatibility, unstable period 0): the same NaN prefix (lookback), the same seeding (EMA
  * seeded with the SMA of its first n inputs; Wilder averages seeded with plain means) and
  * the same zero guards. See ta.c for each formula and its source.

@@ -10,7 +10,8 @@ or a tuple for several outputs). After k bars a stream returns exactly (bit for 
 of the batch result over the same bars.
 
 Where TA-Lib defines the indicator (SMA EMA WMA DEMA TEMA RSI MACD STOCH CCI WILLR MFI ROC
-ULTOSC ADX AROON SAR ATR BBANDS OBV AD) the result follows TA-Lib 0.6's definition: same
+ULTOSC ADX AROON SAR ATR BBANDS OBV AD) the result follows TA-Lib's definition (the C library
+of the TA-Lib >= 0.6 wheels; tested against 0.8.1): same
 NaN prefix ("lookback"), seeding and zero guards; tests compare with the ``talib`` package.
 The rest cite their source in their docstring.
 
