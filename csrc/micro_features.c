@@ -6,9 +6,12 @@
  */
 #include "micro_features.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "simd.h"
 
 #define L BOT4_FEATURES_LEVELS
 #define MIN_DT_NS 1000
@@ -52,7 +55,7 @@ int bot4_features_init(bot4_features *f, const bot4_features_params *p)
     f->t_ts = calloc(tc, sizeof(int64_t));
     f->t_px = calloc(tc, sizeof(int64_t));
     f->t_qty = calloc(tc, sizeof(int64_t));
-    f->t_side = calloc(tc, 1);
+    f->t_side = calloc(tc, sizeof(int64_t));
     f->b_dp = calloc((size_t)p->bvc_window, sizeof(int64_t));
     f->v_bvc = calloc((size_t)p->vpin_buckets, sizeof(double));
     f->v_aggr = calloc((size_t)p->vpin_buckets, sizeof(double));
@@ -85,6 +88,86 @@ void bot4_features_reset(bot4_features *f)
     f->bucket_fill = 0; f->bucket_buy_bvc = 0.0; f->bucket_buy2_aggr = 0;
     f->v_head = f->v_n = 0;
     f->mom_head = f->mom_n = 0; f->samples = 0;
+}
+
+/* ---- SIMD: masked sum over the trade ring ------------------------------------------ */
+
+typedef int64_t (*touch_fn)(const int64_t *, const int64_t *, const int64_t *, int64_t, int64_t, int64_t);
+
+static int64_t touch_scalar(const int64_t *px, const int64_t *side, const int64_t *qty, int64_t n,
+                            int64_t price, int64_t sv)
+{
+    int64_t s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += (px[i] == price && side[i] == sv) ? qty[i] : 0;
+    return s;
+}
+
+__attribute__((target("avx2")))
+static int64_t touch_avx2(const int64_t *px, const int64_t *side, const int64_t *qty, int64_t n,
+                          int64_t price, int64_t sv)
+{
+    const __m256i vp = _mm256_set1_epi64x(price), vs = _mm256_set1_epi64x(sv);
+    __m256i acc = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256i m = _mm256_and_si256(
+            _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(px + i)), vp),
+            _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(side + i)), vs));
+        acc = _mm256_add_epi64(acc, _mm256_and_si256(m, _mm256_loadu_si256((const __m256i *)(qty + i))));
+    }
+    int64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, acc);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + touch_scalar(px + i, side + i, qty + i, n - i, price, sv);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+static int64_t touch_avx512(const int64_t *px, const int64_t *side, const int64_t *qty, int64_t n,
+                            int64_t price, int64_t sv)
+{
+    const __m512i vp = _mm512_set1_epi64(price), vs = _mm512_set1_epi64(sv);
+    __m512i acc = _mm512_setzero_si512();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __mmask8 m = _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(px + i), vp) &
+                           _mm512_cmpeq_epi64_mask(_mm512_loadu_si512(side + i), vs);
+        acc = _mm512_mask_add_epi64(acc, m, acc, _mm512_loadu_si512(qty + i));
+    }
+    return _mm512_reduce_add_epi64(acc) + touch_scalar(px + i, side + i, qty + i, n - i, price, sv);
+}
+
+static touch_fn touch_volume = touch_scalar;
+
+static touch_fn touch_body(int level)
+{
+    switch (level) {
+    case BOT4_SIMD_SCALAR: return touch_scalar;
+    case BOT4_SIMD_AVX2: return touch_avx2;
+    case BOT4_SIMD_AVX512: return touch_avx512;
+    default: return NULL;
+    }
+}
+
+int bot4_features_dispatch_init(int level)
+{
+    const touch_fn fn = touch_body(level);
+    if (!fn) return BOT4_FEATURES_EINVAL;
+    touch_volume = fn;
+    return BOT4_FEATURES_OK;
+}
+
+int64_t bot4_features_touch_volume(const int64_t *px, const int64_t *side, const int64_t *qty,
+                                   int64_t n, int64_t price, int64_t side_value)
+{
+    return touch_volume(px, side, qty, n, price, side_value);
+}
+
+int64_t bot4_features_touch_volume_level(int level, const int64_t *px, const int64_t *side,
+                                         const int64_t *qty, int64_t n, int64_t price,
+                                         int64_t side_value)
+{
+    const touch_fn fn = touch_body(level);
+    return fn ? fn(px, side, qty, n, price, side_value) : 0;
 }
 
 /* ---- tape ------------------------------------------------------------------------- */
@@ -150,7 +233,7 @@ static void on_trade(bot4_features *f, const bot4_event *ev)
     f->t_ts[f->t_head] = ev->ts_local;
     f->t_px[f->t_head] = px;
     f->t_qty[f->t_head] = q;
-    f->t_side[f->t_head] = (uint8_t)side;
+    f->t_side[f->t_head] = side;
     f->t_head = f->t_head + 1 == f->p.trade_window ? 0 : f->t_head + 1;
     f->sv_sum += sgn * q;
     f->trades++;
@@ -375,11 +458,10 @@ void bot4_features_vector(const bot4_features *f, double *out)
     out[BOT4_F_QAHEAD_BID] = qb;
     out[BOT4_F_QAHEAD_ASK] = qa;
     /* Fill ETA from the recent trade rate at the touch price. */
-    int64_t vb = 0, va = 0;
-    for (int64_t i = 0; i < f->t_n; i++) {
-        if (f->t_side[i] == BOT4_SIDE_ASK && c->bid_qty[0] > 0 && f->t_px[i] == c->bid_px[0]) vb += f->t_qty[i];
-        if (f->t_side[i] == BOT4_SIDE_BID && c->ask_qty[0] > 0 && f->t_px[i] == c->ask_px[0]) va += f->t_qty[i];
-    }
+    const int64_t vb = c->bid_qty[0] > 0
+        ? touch_volume(f->t_px, f->t_side, f->t_qty, f->t_n, c->bid_px[0], BOT4_SIDE_ASK) : 0;
+    const int64_t va = c->ask_qty[0] > 0
+        ? touch_volume(f->t_px, f->t_side, f->t_qty, f->t_n, c->ask_px[0], BOT4_SIDE_BID) : 0;
     out[BOT4_F_ETA_BID] = c->bid_qty[0] == 0 ? nan : vb > 0 ? qb / ((double)vb / rate_den * 1e9) : INFINITY;
     out[BOT4_F_ETA_ASK] = c->ask_qty[0] == 0 ? nan : va > 0 ? qa / ((double)va / rate_den * 1e9) : INFINITY;
 }

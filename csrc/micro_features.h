@@ -57,6 +57,11 @@
  * O(1) (a boundary-crossing trade O(buckets it closes)); the END row of a book message
  * reads the top 5 levels per side from the book (bot4_book_top) and does O(levels) work;
  * the vector is O(trade_window) for the queue fill rates. No allocation after init.
+ *
+ * SIMD: the one loop that vectorizes is the queue fill-rate scan of the trade ring
+ * (bot4_features_touch_volume: a masked sum of int64 lots); it has scalar, AVX2 and
+ * AVX-512 bodies chosen once by bot4_features_dispatch_init. Integer arithmetic, so every
+ * body returns the same value bit for bit.
  */
 #ifndef BOT4_MICRO_FEATURES_H
 #define BOT4_MICRO_FEATURES_H
@@ -130,7 +135,7 @@ typedef struct bot4_features {
     int64_t hit_bid, hit_ask;     /* volume traded at the current touch since the last message */
     int64_t bid_since, ask_since;
     /* trade ring, capacity trade_window */
-    int64_t *t_ts, *t_px, *t_qty; uint8_t *t_side;
+    int64_t *t_ts, *t_px, *t_qty, *t_side; /* side widened to int64 for the SIMD scan */
     int64_t t_head, t_n, trades;
     int64_t sv_sum;
     /* bulk volume classification */
@@ -144,6 +149,17 @@ typedef struct bot4_features {
     /* decision points */
     double *mom; int64_t mom_head, mom_n, samples;
 } bot4_features;
+
+/* Select the touch_volume body: level is a bot4_simd_level (simd.h). Returns OK, or EINVAL
+ * for an unknown level (the caller checks the CPU supports it). Default: scalar. */
+int bot4_features_dispatch_init(int level);
+/* sum of qty[i] for i < n with px[i] == price and side[i] == side, by the selected body;
+ * the _level form runs the named body (tests). */
+int64_t bot4_features_touch_volume(const int64_t *px, const int64_t *side, const int64_t *qty,
+                                   int64_t n, int64_t price, int64_t side_value);
+int64_t bot4_features_touch_volume_level(int level, const int64_t *px, const int64_t *side,
+                                         const int64_t *qty, int64_t n, int64_t price,
+                                         int64_t side_value);
 
 int bot4_features_params_check(const bot4_features_params *p);
 int bot4_features_init(bot4_features *f, const bot4_features_params *p);

@@ -32,6 +32,10 @@ cdef extern from "micro_features.h":
         int64_t trades
         int64_t samples
 
+    int bot4_features_dispatch_init(int level) nogil
+    int64_t bot4_features_touch_volume_level(int level, const int64_t *px, const int64_t *side,
+                                             const int64_t *qty, int64_t n, int64_t price,
+                                             int64_t side_value) nogil
     int bot4_features_params_check(const bot4_features_params *p) nogil
     int bot4_features_init(bot4_features *f, const bot4_features_params *p) nogil
     void bot4_features_free(bot4_features *f) nogil

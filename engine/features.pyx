@@ -1,4 +1,4 @@
-# distutils: sources = csrc/micro_features.c csrc/book.c
+# distutils: sources = csrc/micro_features.c csrc/book.c csrc/simd.c
 """Streaming microstructure features over csrc/micro_features.c (formulas and sources in
 that header; names and units in bot.features.layout).
 
@@ -29,6 +29,11 @@ cnp.import_array()
 cdef extern from "clock.h":
     int64_t bot4_now_ns() nogil
 
+from engine import simd as _simd
+
+if bot4_features_dispatch_init(_simd.LEVEL) != BOT4_FEATURES_OK:
+    raise ImportError(f"engine.features: unknown SIMD level {_simd.LEVEL}")
+
 if BOT4_F_N != N_FEATURES or BOT4_FEATURES_LEVELS != LEVELS:
     raise ImportError(f"csrc/micro_features.h has {BOT4_F_N} features/{BOT4_FEATURES_LEVELS} levels, "
                       f"bot.features.layout {N_FEATURES}/{LEVELS}: rebuild engine.features")
@@ -45,6 +50,32 @@ _VERR = {1: "kind", 2: "side", 3: "price", 4: "qty", 5: "ts_local (unsorted)",
          12: "seq_first (out of range)", 13: "seq_last (negative)",
          14: "side (NONE in a multi-row message)", 15: "qty (0 in a snapshot)",
          16: "price (snapshot not sorted)", 17: "price (snapshot crossed)"}
+
+
+def touch_volume(px, side, qty, int64_t price, int64_t side_value, level=None):
+    """The SIMD kernel of the queue fill rate: sum of qty[i] where px[i] == price and
+    side[i] == side_value (int64 arrays of one length). `level` names the body to run
+    (scalar|avx2|avx512; default: the one engine.simd chose), so tests can compare them."""
+    cdef int code
+    if level is None:
+        code = _simd.LEVEL
+    else:
+        if level not in _simd.LEVELS:
+            raise ValueError(f"level must be one of {_simd.LEVELS} or None, got {level!r}")
+        if not _simd.supported(level):
+            raise ValueError(f"level {level!r} cannot run on this CPU (best: {_simd.best()})")
+        code = _simd.level_code(level)
+    arrs = [np.ascontiguousarray(a, dtype=np.int64) for a in (px, side, qty)]
+    if not (arrs[0].ndim == arrs[1].ndim == arrs[2].ndim == 1) or not (len(arrs[0]) == len(arrs[1]) == len(arrs[2])):
+        raise ValueError(f"px, side, qty must be 1-D of one length, got shapes "
+                         f"{arrs[0].shape}, {arrs[1].shape}, {arrs[2].shape}")
+    cdef const int64_t[::1] p = arrs[0]
+    cdef const int64_t[::1] s = arrs[1]
+    cdef const int64_t[::1] q = arrs[2]
+    cdef int64_t n = p.shape[0]
+    if n == 0:
+        return 0
+    return bot4_features_touch_volume_level(code, &p[0], &s[0], &q[0], n, price, side_value)
 
 
 class FeatureInputError(ValueError):

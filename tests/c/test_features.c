@@ -13,6 +13,7 @@
 
 #include "book.h"
 #include "micro_features.h"
+#include "simd.h"
 #include "synth.h"
 
 static int passed, failed;
@@ -177,8 +178,35 @@ done:
     free(ev); free(tr); free(out); free(rows);
 }
 
+/* The touch_volume bodies against each other (those this CPU runs), every length 0..70. */
+static void test_simd_bodies(void)
+{
+    bot4_cpu_features cpu;
+    bot4_cpu_detect(&cpu);
+    int64_t px[70], side[70], qty[70];
+    uint64_t x = 12345;
+    for (int i = 0; i < 70; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        px[i] = (int64_t)(x >> 62);
+        side[i] = (int64_t)((x >> 40) % 3);
+        qty[i] = (int64_t)(x >> 1) - ((int64_t)1 << 61);
+    }
+    CHECK(bot4_features_dispatch_init(7) == BOT4_FEATURES_EINVAL);
+    for (int n = 0; n <= 70; n++) {
+        const int64_t want = bot4_features_touch_volume_level(BOT4_SIMD_SCALAR, px, side, qty, n, 1, 2);
+        if (bot4_simd_supported(&cpu, BOT4_SIMD_AVX2))
+            CHECK(bot4_features_touch_volume_level(BOT4_SIMD_AVX2, px, side, qty, n, 1, 2) == want);
+        if (bot4_simd_supported(&cpu, BOT4_SIMD_AVX512))
+            CHECK(bot4_features_touch_volume_level(BOT4_SIMD_AVX512, px, side, qty, n, 1, 2) == want);
+        CHECK(bot4_features_dispatch_init(bot4_simd_best(&cpu)) == BOT4_FEATURES_OK);
+        CHECK(bot4_features_touch_volume(px, side, qty, n, 1, 2) == want);
+    }
+    CHECK(bot4_features_dispatch_init(BOT4_SIMD_SCALAR) == BOT4_FEATURES_OK);
+}
+
 int main(void)
 {
+    test_simd_bodies();
     test_params();
     test_hand_worked();
     test_window_sums_wrap();
