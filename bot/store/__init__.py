@@ -13,10 +13,12 @@ from bot.store.errors import (
     JournalError, SchemaError, StoreConfigError, StoreConnectionError, StoreCorruptError, StoreError,
 )
 from bot.store.interface import Store
+from bot.store.journal import DurableGate, Journal
+from bot.store.recovery import check, export_run, recover
 
 __all__ = [
-    "JournalError", "SchemaError", "Store", "StoreConfigError", "StoreConnectionError", "StoreCorruptError",
-    "StoreError", "open_store", "open_store_from_config",
+    "DurableGate", "Journal", "JournalError", "SchemaError", "Store", "StoreConfigError", "StoreConnectionError",
+    "StoreCorruptError", "StoreError", "check", "export_run", "open_store", "open_store_from_config", "recover",
 ]
 
 
