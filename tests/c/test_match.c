@@ -137,8 +137,37 @@ static void test_random(void)
     bot4_match_destroy(m);
 }
 
+/* Ids that collide in their low bits (strides of the table size, high-bit patterns) must
+ * still be found and deleted correctly. */
+static void test_id_patterns(void)
+{
+    bot4_match *m = bot4_match_create(1024);
+    const int64_t strides[] = {1, 2048, 4096, (int64_t)1 << 17, (int64_t)1 << 40, 3};
+    int bad = 0;
+    for (size_t s = 0; s < sizeof strides / sizeof strides[0]; s++) {
+        bot4_match_clear(m);
+        for (int64_t k = 1; k <= 1000; k++) {
+            bot4_match_result r = run1(m, limit(k * strides[s], BOT4_MATCH_BUY, 100 + k % 7, 1));
+            bad |= r.reason != 0;
+        }
+        for (int64_t k = 1; k <= 1000; k += 2) {
+            bot4_match_result r = run1(m, cancel(k * strides[s]));
+            bad |= r.reason != 0 || r.cancelled != 1;
+        }
+        for (int64_t k = 2; k <= 1000; k += 2) {
+            int64_t owner, price, qty;
+            uint8_t side;
+            bad |= bot4_match_get(m, k * strides[s], &owner, &side, &price, &qty) != 0;
+        }
+        bad |= bot4_match_order_count(m) != 500;
+    }
+    CHECK(!bad);
+    bot4_match_destroy(m);
+}
+
 int main(void)
 {
+    test_id_patterns();
     test_scenarios();
     test_random();
     CHECK(strcmp(bot4_match_reason_name(BOT4_MATCH_R_FOK_UNFILLABLE), "fok_unfillable") == 0);
