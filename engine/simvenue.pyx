@@ -89,8 +89,9 @@ cdef class VenueCore:
         with nogil:
             rc = bot4_book_validate_batch(p, n, &err, &n_diffs)
         if rc != BOT4_BOOK_OK:
-            raise ValueError(f"events row {err.row}: invalid (book validation reason "
-                             f"{err.reason}, value {err.value})")
+            from engine.book import _VERR
+            field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
+            raise ValueError(f"events row {err.row}: {field} = {err.value}: {why}")
         rc = bot4_sv_init(&self.v, max_orders, qm, queue_power, window)
         if rc == BOT4_SV_ENOMEM:
             raise MemoryError("cannot allocate the simulated venue")
@@ -175,6 +176,8 @@ cdef class VenueCore:
             raise ValueError("a market order (price 0) needs tif ioc or fok")
         if not isinstance(post_only, bool):
             raise ValueError(f"post_only must be a bool, got {post_only!r}")
+        if post_only and (px == 0 or tf != BOT4_SV_GTC and tf != BOT4_SV_GTD):
+            raise ValueError("post_only needs a limit price and tif gtc or gtd")
         cdef int po = post_only
         cdef cnp.ndarray buf = self._buf
         cdef int64_t n_out = 0, resting = 0, ahead = 0

@@ -197,7 +197,7 @@ def test_gtd_expires():
 def test_bad_events_rejected():
     ev = EventBuilder().snapshot(1000, [(100, 10)], [(105, 10)]).build()
     ev[0]["qty"] = -1
-    with pytest.raises(ValueError, match="row 0"):
+    with pytest.raises(ValueError, match="row 0: qty = -1"):
         S.VenueCore(ev)
     with pytest.raises(ValueError, match="EVENT_DTYPE"):
         S.VenueCore(np.zeros(3))

@@ -222,6 +222,9 @@ class SimVenue:
             raise ValueError(f"expire_ts must be after the send time for gtd, got {expire_ts}")
         if not isinstance(post_only, bool):
             raise ValueError(f"post_only must be a bool, got {post_only!r}")
+        if post_only and (price == 0 or tif not in ("gtc", "gtd")):
+            raise ValueError(f"post_only needs a limit price and tif gtc or gtd, got price "
+                             f"{price} tif {tif!r}")
         if client_id in self._orders:
             raise ValueError(f"client_id {client_id!r} already used at this venue")
         info = _OrderInfo(client_id, self._next_core_id, side, price, qty, kind=kind)
