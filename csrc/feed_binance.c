@@ -780,21 +780,29 @@ static const char *parse_levels(const line_ctx *lc, const char *p, bot4_event *o
                                 uint8_t side, levels_res *r)
 {
     const bot4_feed_grid *g = lc->g;
+    const int pscale = g->price_scale, qscale = g->qty_scale;
+    const int64_t tick = g->tick_units, lot = g->lot_units;
     r->n = 0;
     r->bad_price_i = r->bad_qty_i = -1;
     p = skip_ws(p + 1);
     if (*p == ']')
         return p + 1;
+    /* Separators are tried without whitespace first (as the exchange writes them); each
+     * byte is read only after the one before it matched, so the sentinel stops it. */
     for (;;) {
         int64_t price = 0, qty = 0;
         int code = DEC_OK;
-        if (*p != '[')
-            return NULL;
-        p = skip_ws(p + 1);
-        if (*p != '"')
-            return NULL;
+        if (p[0] == '[' && p[1] == '"') {
+            p++;
+        } else {
+            if (*p != '[')
+                return NULL;
+            p = skip_ws(p + 1);
+            if (*p != '"')
+                return NULL;
+        }
         const char *s = p + 1;
-        const char *e = dec_string(s, lc->safe_end, g->price_scale, g->tick_units, &price, &code);
+        const char *e = dec_string(s, lc->safe_end, pscale, tick, &price, &code);
         if (!e)
             return NULL;
         if (code == DEC_OK && price <= 0)
@@ -805,14 +813,18 @@ static const char *parse_levels(const line_ctx *lc, const char *p, bot4_event *o
             r->bpe = e;
             r->bp_code = code;
         }
-        p = skip_ws(e + 1);
-        if (*p != ',')
-            return NULL;
-        p = skip_ws(p + 1);
-        if (*p != '"')
-            return NULL;
+        if (e[1] == ',' && e[2] == '"') {
+            p = e + 2;
+        } else {
+            p = skip_ws(e + 1);
+            if (*p != ',')
+                return NULL;
+            p = skip_ws(p + 1);
+            if (*p != '"')
+                return NULL;
+        }
         s = p + 1;
-        e = dec_string(s, lc->safe_end, g->qty_scale, g->lot_units, &qty, &code);
+        e = dec_string(s, lc->safe_end, qscale, lot, &qty, &code);
         if (!e)
             return NULL;
         if (code != DEC_OK && r->bad_qty_i < 0) {
@@ -821,7 +833,7 @@ static const char *parse_levels(const line_ctx *lc, const char *p, bot4_event *o
             r->bqe = e;
             r->bq_code = code;
         }
-        p = skip_ws(e + 1);
+        p = e[1] == ']' ? e + 1 : skip_ws(e + 1);
         if (*p != ']')
             return NULL;
         bot4_event *ev = out + r->n;
@@ -829,6 +841,12 @@ static const char *parse_levels(const line_ctx *lc, const char *p, bot4_event *o
         ev->qty = qty;
         ev->side = side;
         r->n++;
+        if (p[1] == ',') {
+            p += 2;
+            if (*p != '[')
+                p = skip_ws(p);
+            continue;
+        }
         p = skip_ws(p + 1);
         if (*p == ',') {
             p = skip_ws(p + 1);
