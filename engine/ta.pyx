@@ -285,6 +285,43 @@ cdef class Stream:
             return (self.out[0], self.out[1], self.out[2])
         return (self.out[0], self.out[1], self.out[2], self.out[3])
 
+    def update_batch(self, *arrays):
+        """Feed many bars at once (arrays in the order of ``batch(name, ...)``, i.e.
+        SPECS[name][1]); returns the outputs for those bars like ``batch`` and leaves the
+        stream where n single updates would. Chunks fed this way give the same bits as one
+        batch over all the bars. Inputs are checked before any bar is applied."""
+        spec = SPECS[self.name]
+        if len(arrays) != len(spec[1]):
+            raise TypeError(f"{self.name}.update_batch takes {len(spec[1])} array(s) "
+                            f"({', '.join(spec[1])}), got {len(arrays)}")
+        ins = [None] * 5
+        n = None
+        for field, x in zip(spec[1], arrays):
+            a = _as_input(self.name, field, x)
+            if n is None:
+                n = a.shape[0]
+            elif a.shape[0] != n:
+                raise ValueError(f"{self.name}: {field} has length {a.shape[0]}, "
+                                 f"but {spec[1][0]} has length {n}")
+            ins[INPUT_NAMES.index(field)] = a
+        zeros = np.zeros(n, dtype=np.float64)
+        cdef const double[::1] o = ins[0] if ins[0] is not None else zeros
+        cdef const double[::1] h = ins[1] if ins[1] is not None else zeros
+        cdef const double[::1] l = ins[2] if ins[2] is not None else zeros
+        cdef const double[::1] c = ins[3] if ins[3] is not None else zeros
+        cdef const double[::1] v = ins[4] if ins[4] is not None else zeros
+        out = np.empty((self.n_out, n), dtype=np.float64)
+        cdef double[:, ::1] ov = out
+        cdef double row[4]
+        cdef int64_t i, nn = n
+        cdef int k, no = self.n_out
+        with nogil:
+            for i in range(nn):
+                bot4_ta_update(self.ta, o[i], h[i], l[i], c[i], v[i], row)
+                for k in range(no):
+                    ov[k, i] = row[k]
+        return out[0] if no == 1 else tuple(out)
+
     def _reject(self, double o, double h, double l, double c, double v):
         """Raise the ValueError naming the first bad field (the state is untouched)."""
         vals = (o, h, l, c, v)

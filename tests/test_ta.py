@@ -428,6 +428,28 @@ def test_stream_equals_batch_bit_for_bit(bars_2h, bars_syn, name):
         assert all(not np.isnan(r[s.lookback:]).any() for r in res) or name in ("vwap", "hurst")
 
 
+@pytest.mark.parametrize("name", sorted(ta.SPECS))
+def test_update_batch_in_chunks_equals_batch(bars_syn, name):
+    params = STREAM_PARAMS.get(name, {})
+    arrs = bars_syn.cols(ta.SPECS[name][1])
+    whole = ta.batch(name, *arrs, **params)
+    whole = whole if isinstance(whole, tuple) else (whole,)
+    s = ta.Stream(name, **params)
+    cuts = [0, 1, 7, 500, 501, 1800, len(bars_syn.close)]
+    parts = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        r = s.update_batch(*(x[a:b] for x in arrs))
+        parts.append(r if isinstance(r, tuple) else (r,))
+    for k in range(len(whole)):
+        np.testing.assert_array_equal(np.concatenate([p[k] for p in parts]), whole[k])
+    assert s.count == len(bars_syn.close)
+    bad = [x.copy() for x in arrs]
+    bad[-1][3] = np.inf
+    with pytest.raises(ValueError, match=r"\[3\] is not finite"):
+        s.update_batch(*bad)
+    assert s.count == len(bars_syn.close)
+
+
 def test_close_only_update_and_reset():
     s = ta.Stream("rsi", n=5)
     c = np.cumsum(np.random.default_rng(0).normal(0, 1, 50)) + 100
