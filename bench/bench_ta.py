@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+import talib
 from numpy.lib.stride_tricks import sliding_window_view as windows
 
 import engine.simd as simd
@@ -138,7 +139,6 @@ def test_batch_vs_numpy(bars, figure, name, ours, ref, talib_call):
     figure(f"ta.batch.{name}.bars_per_s", len(bars) / t_ours, "1/s")
     figure(f"ta.batch.{name}.speedup_vs_numpy", t_ref / t_ours, "x")
     if talib_call is not None:
-        talib = pytest.importorskip("talib")
         t_talib = median_seconds(lambda: talib_call(talib, bars), rounds=7)
         figure(f"ta.batch.{name}.speedup_vs_talib", t_talib / t_ours, "x")
 

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import pytest
+import talib  # TA-Lib >= 0.6 (dev extra): the reference for the indicators it defines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view as windows
@@ -27,8 +28,6 @@ from numpy.lib.stride_tricks import sliding_window_view as windows
 import engine.simd as simd
 import engine.ta as ta
 from bot.data.ohlcv import read_ohlcv
-
-talib = pytest.importorskip("talib")
 
 EPS = np.finfo(float).eps
 LEVELS = [lv for lv in ("scalar", "avx2", "avx512") if simd.supported(lv)]
