@@ -16,7 +16,8 @@ SHARED_DATA ?= ../shared/data
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q 'setuptools>=68' wheel 'Cython>=3.0' 'numpy>=1.26'
+	BOT4_SKIP_EXT=1 $(BIN)/pip install -q --no-build-isolation -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -6,6 +6,9 @@ family or binding needs no edit here. AVX-512 bodies use function-level target a
 so one set of flags serves every file and the binary runs on CPUs without AVX-512.
 
 BOT4_ONLY=book,ring limits the build to those modules (for fast iteration).
+BOT4_SKIP_EXT=1 builds no extension: `make setup` uses it for the editable install, which
+then only registers the packages and the `bot4` script, and `make build` compiles the
+extensions once, in place, in parallel.
 """
 
 import glob
@@ -38,6 +41,8 @@ extensions = [
     for pyx in sorted(glob.glob("engine/*.pyx"))
     if not only or os.path.splitext(os.path.basename(pyx))[0] in only
 ]
+if os.environ.get("BOT4_SKIP_EXT"):
+    extensions = []
 
 
 class build_ext_with_info(build_ext):
