@@ -27,6 +27,15 @@ static int passed, failed;
 
 static const bot4_feed_grid SPOT = {2, 6, 1, 1}; /* tick 0.01, lot 0.000001 */
 
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
 static const char *const SAMPLE[] = {
     "1000 {\"lastUpdateId\":100,\"E\":7,\"bids\":[[\"61000.00\",\"1.5\"],[\"60999.99\",\"2\"]],\"asks\":[[\"61000.01\",\"0.25\"]]}",
     "1001 {\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1723161255208,\"s\":\"BTCUSDT\",\"U\":101,\"u\":103,\"b\":[[\"61000.00\",\"0\"]],\"a\":[[\"61000.02\",\"0.000001\"]]}}",
@@ -242,6 +251,48 @@ static void test_decimals(void)
     CHECK(bot4_feed_decimal_steps("1", 1, 2, 0, &v) == BOT4_FEED_EINVAL);
 }
 
+/* Decimal text through the whole scanner (the 64-bit fast path and its fallback; in a
+ * level, in a string field, and as the last field near the end of the buffer) against the
+ * exact 128-bit conversion. */
+static void test_decimal_paths_agree(long iterations)
+{
+    const char *const shapes[] = {
+        "1 {\"data\":{\"e\":\"depthUpdate\",\"E\":1,\"U\":1,\"u\":1,\"b\":[[\"1\",\"%s\"]],\"a\":[]}}",
+        "1 {\"data\":{\"e\":\"trade\",\"T\":1,\"t\":1,\"p\":\"1\",\"q\":\"%s\",\"m\":true,\"x\":\"0123456789abcdef\"}}",
+        "1 {\"data\":{\"u\":1,\"b\":\"1\",\"B\":\"0\",\"a\":\"1\",\"A\":\"%s\"}}",
+    };
+    const char digits[] = "0000123456789.";
+    long mismatches = 0;
+    bot4_event ev[64];
+    for (long it = 0; it < iterations; it++) {
+        char text[32], line[256];
+        int n = (int)(rnd() % 22);
+        for (int i = 0; i < n; i++)
+            text[i] = rnd() % 40 ? digits[rnd() % (sizeof digits - 1)] : "a-+e x"[rnd() % 6];
+        text[n] = 0;
+        bot4_feed_grid g = {0, (int32_t)(rnd() % 9), 1, (int64_t[]){1, 1, 2, 5, 25}[rnd() % 5]};
+        int64_t want = 0;
+        int want_st = bot4_feed_decimal_steps(text, (size_t)n, g.qty_scale, g.lot_units, &want);
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            int len = snprintf(line, sizeof line, shapes[k], text);
+            char *buf = malloc((size_t)len); /* exact size: the last shape ends near the buffer end */
+            memcpy(buf, line, (size_t)len);
+            bot4_feed_result r;
+            bot4_feed_result_init(&r);
+            int st = bot4_feed_binance_parse(buf, (size_t)len, &g, ev, 64, &r);
+            int64_t got = k == 2 ? ev[1].qty : ev[0].qty;
+            int same = want_st == BOT4_FEED_OK ? (st == BOT4_FEED_OK && got == want)
+                                               : (st == BOT4_FEED_EPARSE && strstr(r.reason, "qty") != NULL);
+            if (!same && mismatches++ < 5)
+                fprintf(stderr, "decimal '%s' scale %d step %lld shape %zu: want %d/%lld got %d/%lld (%s)\n", text,
+                        g.qty_scale, (long long)g.lot_units, k, want_st, (long long)want, st, (long long)got,
+                        r.reason);
+            free(buf);
+        }
+    }
+    CHECK(mismatches == 0);
+}
+
 static void test_args(void)
 {
     bot4_feed_result r;
@@ -258,14 +309,6 @@ static void test_args(void)
     CHECK(bot4_feed_binance_parse(NULL, 0, &SPOT, ev, 4, &r) == BOT4_FEED_OK && r.rows == 0 && r.lines == 0);
 }
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 /* Mutations of the sample: never an out-of-bounds access (ASan), a status from the set,
  * an error line inside the input, and well-framed rows on success. */
@@ -355,6 +398,7 @@ int main(int argc, char **argv)
     test_errors();
     test_depth_limit();
     test_decimals();
+    test_decimal_paths_agree(iterations / 4);
     test_args();
     test_fuzz(iterations);
     printf("feed_binance: %d passed, %d failed\n", passed, failed);
