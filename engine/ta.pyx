@@ -234,10 +234,12 @@ cdef class Stream:
     cdef int inputs
     cdef bint close_only
     cdef int positive  # bit k set: input k (open..volume) must be > 0
+    cdef bint busy     # update_batch is running without the GIL
     cdef double out[4]
 
     def __cinit__(self, str name, **params):
         self.ta = NULL
+        self.busy = False
         if name not in SPECS:
             raise ValueError(f"unknown indicator {name!r}; known: {', '.join(sorted(SPECS))}")
         spec = SPECS[name]
@@ -262,6 +264,8 @@ cdef class Stream:
 
     def update(self, *bar):
         cdef double o = 0.0, h = 0.0, l = 0.0, c = 0.0, v = 0.0
+        if self.busy:
+            raise RuntimeError(f"{self.name}: update_batch is running in another thread")
         if len(bar) == 5:
             o, h, l, c, v = bar
         elif len(bar) == 1 and self.close_only:
@@ -315,11 +319,17 @@ cdef class Stream:
         cdef double row[4]
         cdef int64_t i, nn = n
         cdef int k, no = self.n_out
-        with nogil:
-            for i in range(nn):
-                bot4_ta_update(self.ta, o[i], h[i], l[i], c[i], v[i], row)
-                for k in range(no):
-                    ov[k, i] = row[k]
+        if self.busy:
+            raise RuntimeError(f"{self.name}: update_batch is running in another thread")
+        self.busy = True  # set and tested under the GIL: one nogil writer at a time
+        try:
+            with nogil:
+                for i in range(nn):
+                    bot4_ta_update(self.ta, o[i], h[i], l[i], c[i], v[i], row)
+                    for k in range(no):
+                        ov[k, i] = row[k]
+        finally:
+            self.busy = False
         return out[0] if no == 1 else tuple(out)
 
     def _reject(self, double o, double h, double l, double c, double v):
@@ -335,6 +345,8 @@ cdef class Stream:
 
     def reset(self):
         """Forget every bar seen."""
+        if self.busy:
+            raise RuntimeError(f"{self.name}: update_batch is running in another thread")
         bot4_ta_reset(self.ta)
 
     @property
