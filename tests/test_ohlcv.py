@@ -124,3 +124,29 @@ def test_parquet_null_named(tmp_path):
                              "low": [0.5, 0.5], "close": [1.0, 1.0], "volume": [1.0, 1.0]}), p)
     with pytest.raises(OhlcvFormatError, match=r"null.parquet row 2: open is null"):
         read_ohlcv(p)
+
+
+@pytest.mark.parametrize("name", ["binance_btcusdt_2h.csv", "binance_btcusdt_1d.csv"])
+def test_fast_csv_path_equals_row_parser(shared_data, name):
+    from bot.data import ohlcv
+
+    path = shared_data / "ohlcv" / name
+    fast = ohlcv._read_csv_fast(path)
+    assert fast is not None
+    slow = ohlcv._read_csv(path)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_fast_csv_path_matches_row_parser_on_epochs_and_dates(tmp_path):
+    from bot.data import ohlcv
+
+    for rows in (["1704067200000,10,12,9,11,5", "1704074400000,11,13,10,12,6"],
+                 ["2024-01-01,10,12,9,11,5", "2024-01-02,11,13,10,12,6"],
+                 GOOD):
+        p = _write(tmp_path, rows)
+        fast = ohlcv._read_csv_fast(p)
+        slow = ohlcv._read_csv(p)
+        assert fast is not None
+        for a, b in zip(fast, slow):
+            np.testing.assert_array_equal(a, np.asarray(b))

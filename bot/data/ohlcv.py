@@ -13,6 +13,9 @@ timestamp not strictly after the previous one raises :class:`OhlcvFormatError` n
 file, the line (CSV: the physical line, header = line 1; Parquet: "row N", 1-based), the
 field and the value.
 
+Well-formed CSV goes through pyarrow's reader; anything it cannot type, or any row that
+fails a check, sends the file through the row-by-row parser, which raises with the line.
+
 The bar interval is the most common positive spacing between consecutive timestamps; every
 larger spacing is a gap, reported in :attr:`Bars.gaps` (the data is not filled in: a gap is
 a fact about the recording, and the indicators run over the bars as they are).
@@ -162,6 +165,50 @@ def _read_csv(path: Path) -> tuple[list, ...]:
     return cols
 
 
+def _epoch_to_ns(v: np.ndarray) -> np.ndarray:
+    """Integer epoch values to ns by magnitude, as _parse_ts does for one value."""
+    a = np.abs(v)
+    mult = np.where(a < 10**11, 1_000_000_000, np.where(a < 10**14, 1_000_000,
+                                                       np.where(a < 10**17, 1_000, 1)))
+    return v * mult
+
+
+def _read_csv_fast(path: Path):
+    """pyarrow's CSV reader for well-formed files, or None to fall back to the row parser
+    (which then names the bad line). Used only when every row parses and validates."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.float64() for c in COLUMNS[1:]},
+                include_columns=list(COLUMNS), strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError):
+        return None
+    if tuple(table.column_names) != COLUMNS:
+        return None
+    ts_col = table.column("timestamp")
+    if pa.types.is_integer(ts_col.type):
+        ts = _epoch_to_ns(ts_col.to_numpy().astype(np.int64))
+    elif pa.types.is_timestamp(ts_col.type) and ts_col.type.tz is None:
+        ts = ts_col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy()
+    elif pa.types.is_date(ts_col.type):
+        ts = ts_col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy()
+    else:  # strings pyarrow could not type, offsets, mixed forms: the row parser decides
+        return None
+    if any(table.column(c).null_count for c in COLUMNS):
+        return None
+    cols = (ts.astype(np.int64),) + tuple(table.column(c).to_numpy().astype(np.float64)
+                                          for c in COLUMNS[1:])
+    if _first_invalid(*cols) >= 0:
+        return None
+    return cols
+
+
 def _read_parquet(path: Path) -> tuple:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -210,7 +257,9 @@ def read_ohlcv(path) -> Bars:
     if path.suffix.lower() in (".parquet", ".pq"):
         cols = _read_parquet(path)
     else:
-        cols = _read_csv(path)
+        cols = _read_csv_fast(path)
+        if cols is None:
+            cols = _read_csv(path)
     ts = np.asarray(cols[0], dtype=np.int64)
     arrays = [np.asarray(c, dtype=np.float64) for c in cols[1:]]
     interval, gaps = find_gaps(ts)
