@@ -266,7 +266,7 @@ def perf_stages(int samples, events=None):
         raise ValueError(f"samples must be >= 1, got {samples}")
     if events is None:
         from bot.sim.eventbuild import replay_workload
-        events = replay_workload(200_000, seed=3)
+        events = replay_workload(60_000, seed=3)
     core = VenueCore(events)
     lat = np.zeros(samples)
     cdef int64_t t0, t1, n_out

@@ -310,7 +310,7 @@ def test_matches_reference(seq, cap, chunk):
         assert_same_book(eng, ref)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.large_base_example])
 @given(seq=st.lists(op_strategy, min_size=100, max_size=300), fills_cap=st.integers(0, 12))
 def test_small_fill_buffer_resumes_identically(seq, fills_cap):
     """Running in slices through a tiny buffer gives the same records as one big run."""
