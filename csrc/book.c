@@ -423,6 +423,47 @@ int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,
     return BOT4_BOOK_OK;
 }
 
+static int side_check(const bot4_book *b, const bot4_book_side *s)
+{
+    int64_t count = 0, best = -1;
+    for (int64_t w = 0; w < b->words; w++) {
+        uint64_t m = s->bits[w];
+        if (((s->summary[w >> 6] >> (w & 63)) & 1) != (m != 0))
+            return 1; /* summary bit disagrees with its word */
+        for (int64_t j = 0; j < 64; j++) {
+            int64_t i = (w << 6) + j;
+            int set = (m >> j) & 1;
+            if (set != (s->qty[i] != 0))
+                return 2; /* qty and occupancy bit disagree */
+            if (set && s->qty[i] < 0)
+                return 3;
+            if (set) {
+                count++;
+                best = i;
+            }
+        }
+    }
+    if (count != s->count)
+        return 4;
+    if (best != s->best)
+        return 5;
+    for (int64_t k = 0; k < s->ovf_n; k++) {
+        if (s->ovf_key[k] >= s->base || s->ovf_qty[k] <= 0)
+            return 6; /* overflow level inside/above the window, or empty */
+        if (k && s->ovf_key[k] <= s->ovf_key[k - 1])
+            return 7; /* overflow not strictly ascending */
+    }
+    if (s->count == 0 && s->ovf_n)
+        return 8; /* empty window over a non-empty overflow */
+    return 0;
+}
+
+int bot4_book_check(const bot4_book *b)
+{
+    int rc = side_check(b, &b->side[0]);
+    return rc ? rc : side_check(b, &b->side[1]);
+}
+
 /* ---------------------------------------------------------------- sequencing */
 
 static void write_bbo(const bot4_book *b, int64_t u, int64_t ts, bot4_book_bbo *o)

@@ -200,4 +200,8 @@ int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int6
 int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,
                    int64_t *notional_hi, uint64_t *notional_lo, int64_t *levels);
 
+/* Verify every invariant listed above, O(W + levels): 0 when they hold, else the number
+ * (1..8) of the first broken one (for tests; never needed in operation). */
+int bot4_book_check(const bot4_book *b);
+
 #endif

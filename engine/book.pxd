@@ -86,6 +86,7 @@ cdef extern from "book.h":
     int64_t bot4_book_level_count(const bot4_book *b, int side) nogil
     int bot4_book_is_crossed(const bot4_book *b) nogil
     int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int64_t *qty) nogil
+    int bot4_book_check(const bot4_book *b) nogil
     int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,
                        int64_t *notional_hi, uint64_t *notional_lo, int64_t *levels) nogil
 

@@ -88,6 +88,18 @@ _VERR = {
 }
 
 
+_INVARIANTS = {
+    1: "summary bit disagrees with its bitmap word",
+    2: "a window quantity and its occupancy bit disagree",
+    3: "negative quantity in the window",
+    4: "window level count is wrong",
+    5: "best index is not the highest occupied slot",
+    6: "overflow level at/above the window base or with qty <= 0",
+    7: "overflow keys not strictly ascending",
+    8: "window empty while the overflow is not",
+}
+
+
 cdef inline object _stats_dict(const bot4_book_stats *s):
     return {
         "rows": s.rows, "level_updates": s.level_updates, "snapshots": s.snapshots,
@@ -432,6 +444,14 @@ cdef class Book:
         cdef int64_t side = _as_int64(side_, "side")
         _check_side(side)
         return bot4_book_level_count(&self.b, <int> side)
+
+    def check_invariants(self):
+        """Verify the C structure's invariants (csrc/book.h), O(window + levels); raises
+        RuntimeError naming the broken one. For tests and debugging."""
+        _idle(self)
+        cdef int rc = bot4_book_check(&self.b)
+        if rc:
+            raise RuntimeError(f"book invariant {rc} broken: {_INVARIANTS.get(rc, '?')}")
 
     @property
     def needs_resync(self):

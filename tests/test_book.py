@@ -185,6 +185,7 @@ def book_state(book: Book):
 
 
 def assert_same(book: Book, ref: RefBook):
+    book.check_invariants()
     for side in (BID, ASK):
         lv = ref.levels(side)
         assert book.level_count(side) == len(lv)
@@ -327,6 +328,10 @@ class BookMachine(RuleBasedStateMachine):
     def depth(self, lv):
         side, px, _ = lv
         assert self.book.depth_at(side, px) == self.ref.sides[side].get(px, 0)
+
+    @invariant()
+    def structure_invariants_hold(self):
+        self.book.check_invariants()
 
     @invariant()
     def same_top_of_book(self):

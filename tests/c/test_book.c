@@ -89,6 +89,10 @@ static int64_t apx[REF_MAX], aq[REF_MAX], bpx[REF_MAX], bq[REF_MAX];
 
 static void compare(const bot4_book *b, const ref_book *r)
 {
+    int inv = bot4_book_check(b);
+    CHECK(inv == 0);
+    if (inv)
+        fprintf(stderr, "  invariant %d broken\n", inv);
     for (int side = 0; side < 2; side++) {
         int64_t n = ref_sorted(r, side, apx, aq);
         int ok = bot4_book_level_count(b, side) == n;
