@@ -37,10 +37,20 @@ def test_sim_text_output():
 
 
 def test_sim_recorded(shared_data):
+    paths = sorted(str(p) for p in (shared_data / "binance" / "spot").glob("btcusdt_*.gz"))
+    if not paths:
+        pytest.skip("no recorded spot data")
+    one = run_json("--data", paths[0], "--queue-model", "log")
+    assert one["instrument"] == "binance-spot:BTCUSDT"
+    assert one["events"] > 100_000 and one["fills"] > 0 and one["conservation_gap"] == "0"
+    both = run_json("--data", *paths)  # several files after one --data: one session
+    assert both["events"] > one["events"] or len(paths) == 1
+
+
+def test_sim_paths_need_data_flag(shared_data):
     path = shared_data / "binance" / "spot" / "btcusdt_20240808.gz"
-    out = run_json("--data", str(path), "--queue-model", "log")
-    assert out["instrument"] == "binance-spot:BTCUSDT"
-    assert out["events"] > 100_000 and out["fills"] > 0 and out["conservation_gap"] == "0"
+    res = CliRunner().invoke(main, ["sim", str(path)])
+    assert res.exit_code == 2 and "--data" in res.output
 
 
 def test_sim_bad_qty():

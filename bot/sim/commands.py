@@ -22,10 +22,16 @@ import click
               help="Lognormal sigma of entry/ack latency (0: constant).")
 @click.option("--show-fills", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.argument("more_paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 def sim(paths, n_events, seed, regime, qty, half_spread_ticks, queue_model, latency_sigma,
-        show_fills, as_json):
+        show_fills, as_json, more_paths):
     """Simulated trading: a market maker quoting around the microprice, with queue position,
-    latency, fees and impact; prints fills, PnL, fees and queue statistics."""
+    latency, fees and impact; prints fills, PnL, fees and queue statistics.
+
+    `bot4 sim --data A B C` replays the recorded files A, B, C as one session."""
+    if more_paths and not paths:
+        raise click.UsageError("data files go after --data (bot4 sim --data FILE...)")
+    paths = tuple(paths) + tuple(more_paths)
     from bot import config as config_mod
     from bot.sim.runner import run_market_maker
     from bot.sim.venue import Latency, VenueConfig
