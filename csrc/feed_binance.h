@@ -34,7 +34,8 @@
  * The caller grows `out` (keeping rows [0, res->rows)) and calls again with the same res.
  *
  * Strictness (where the scanner refuses what the Python reader lets through): the
- * timestamp must be ASCII digits (Python's int() also takes signs, '_' and whitespace);
+ * timestamp must be ASCII digits, leading zeros allowed (Python's int() also takes signs,
+ * '_' and surrounding whitespace);
  * integer fields must be JSON integers within int64 (Python truncates floats and takes
  * numeric strings and booleans); price/qty must be JSON strings and levels arrays of
  * [price, qty] string pairs (Python stringifies numbers and treats null/{} as empty).
@@ -44,8 +45,9 @@
  * precedence is Python's: malformed JSON, then structure in Python's evaluation order,
  * then prices before quantities.
  *
- * Cost: O(bytes), one pass (level arrays in an unusual key order: two); about 1-2 ns a
- * byte. No allocation except one copy of an unterminated last line.
+ * Cost: O(bytes), one pass (level arrays in an unusual key order: two); about 1.3-1.6 ns
+ * of CPU a byte on the recorded USD-M file (~2.5M messages/s). No allocation except one
+ * copy of an unterminated last line.
  */
 #ifndef BOT4_FEED_BINANCE_H
 #define BOT4_FEED_BINANCE_H
