@@ -16,7 +16,8 @@
  *       trades since the last depth change is a cancel; RISK_AVERSE never advances us
  *       for it; PROB_POWER / PROB_LOG advance us by (1 - p) of it with
  *       p = f(back) / (f(back) + f(front)), f(x) = x^n or ln(1 + x) (hftbacktest's
- *       ProbQueueModel), floored to whole lots; always ahead <= the depth shown;
+ *       ProbQueueModel), the advance rounded down to whole lots; always
+ *       ahead <= the depth shown;
  *       opposite best crossing our price: we fill completely at our price (the market
  *       traded through us between messages).
  *   - GTD orders expire at the first event with ts_local >= their expiry.
@@ -25,8 +26,8 @@
  *   - Liquidity we take is removed from the book; our own resting orders at those levels
  *     then see a depth drop, which the cancel model treats like any other decrease.
  * Invariants: 0 <= ahead; 0 < leaves for every order in the array; the array holds at most
- * max_orders; fills are written only while out has room (the run stops before a message
- * that could overflow it: at most max_orders records per message).
+ * max_orders; reports are written only while out has room (the run stops before a
+ * message that could overflow it; see bot4_sv_run for the bound).
  * Cost: per event O(1) for the book (see book.h) + O(k) over our k resting orders for book
  * and trade messages; place O(levels taken + k); cancel O(k) (k is small: a strategy's
  * working orders, at most max_orders).
