@@ -1,6 +1,8 @@
 """The benchmark gate: compare build/bench-figures.json with bench/baselines.json.
 
-A baseline entry is {"min": x} or {"max": x} for a figure name. Baselines are set on
+A baseline entry is {"min": x} or {"max": x} for a figure name, optionally with
+"requires_simd": "avx2" (or "avx512") for figures only a machine with that path can
+produce; elsewhere the entry does not apply. Baselines are set on
 ratios measured in the same run (Bot4 against its reference), so a noisy machine moves
 both sides together. A figure the baselines name but the run did not produce fails the
 gate too: a benchmark that silently stopped running is a regression.
@@ -13,10 +15,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def applicable(bound: dict) -> bool:
+    need = bound.get("requires_simd")
+    if not need:
+        return True
+    import engine.simd
+
+    return engine.simd.supported(need)
+
+
 def check(figures: dict, baselines: dict) -> list[str]:
     problems = []
     for name, bound in sorted(baselines.items()):
-        if name.startswith("_"):
+        if name.startswith("_") or not applicable(bound):
             continue
         if name not in figures:
             problems.append(f"{name}: not measured in this run")
@@ -40,7 +51,7 @@ def main(argv=None) -> int:
     problems = check(figures, baselines)
     for p in problems:
         print(f"bench gate: FAIL {p}", file=sys.stderr)
-    n = len([k for k in baselines if not k.startswith("_")])
+    n = len([k for k, b in baselines.items() if not k.startswith("_") and applicable(b)])
     print(f"bench gate: {n - len(problems)} of {n} baselines met")
     return 1 if problems else 0
 
