@@ -1,6 +1,6 @@
 /* test_simvenue.c - unit tests of the simulated venue core (csrc/simvenue.c over book.c)
  * under ASan/UBSan: queue position behind the displayed qty, fills only after the volume
- * ahead traded, trade-through, taking with book removal, FOK, GTD expiry, and a long random
+ * ahead traded, trade-through, taking with book removal, FOK, GTD expiry, stops, amend, and a long random
  * stream with orders placed and cancelled throughout (no crash, leaves never negative).
  * Exits non-zero on failure; last line "simvenue: N passed, M failed". */
 #include "simvenue.h"
@@ -106,6 +106,35 @@ static void test_take_fok_gtd(void)
     bot4_sv_free(&v);
 }
 
+static void test_stop_and_amend(void)
+{
+    bot4_simvenue v;
+    nev = 0;
+    snapshot(1000, 100, 10, 105, 10);
+    diff(1100, BOT4_SIDE_ASK, 106, 10);
+    trade(2000, BOT4_SIDE_BID, 106, 1);
+    CHECK(bot4_sv_init(&v, 8, BOT4_SV_QUEUE_RISK_AVERSE, 2.0, BOT4_BOOK_WINDOW_MIN) == 0);
+    int64_t n_out = 0, resting, ahead, px, leaves;
+    bot4_sv_run(&v, ev, nev, 1500, out, 8192, &n_out);
+    CHECK(bot4_sv_place(&v, 1500, 1, BOT4_SIDE_BID, 100, 5, BOT4_SV_GTC, 0, 0, out, 8192,
+                        &n_out, &resting, &ahead) == 0 && ahead == 10);
+    CHECK(bot4_sv_amend(&v, 1500, 1, 100, 3, out, 8192, &n_out, &resting, &ahead) == 0);
+    CHECK(bot4_sv_get(&v, 1, &px, &leaves, &ahead) == 0 && leaves == 3 && ahead == 10);
+    CHECK(bot4_sv_amend(&v, 1500, 1, 101, 3, out, 8192, &n_out, &resting, &ahead) == 0);
+    CHECK(bot4_sv_get(&v, 1, &px, &leaves, &ahead) == 0 && px == 101 && ahead == 0);
+    CHECK(bot4_sv_amend(&v, 1500, 7, 101, 3, out, 8192, &n_out, &resting, &ahead) ==
+          BOT4_SV_UNKNOWN);
+    CHECK(bot4_sv_place_stop(&v, 2, BOT4_SIDE_BID, 106, 25, 0) == 0 && v.n_stops == 1);
+    CHECK(bot4_sv_place_stop(&v, 2, BOT4_SIDE_BID, 106, 25, 0) == BOT4_SV_DUPLICATE);
+    n_out = 0;
+    CHECK(bot4_sv_run(&v, ev, nev, INT64_MAX, out, 8192, &n_out) == 0 && n_out == 4);
+    CHECK(out[0].kind == BOT4_SV_TRIGGERED && out[0].qty == 25);
+    CHECK(out[1].kind == BOT4_SV_TAKER && out[1].price == 105 && out[1].qty == 10);
+    CHECK(out[2].kind == BOT4_SV_TAKER && out[2].price == 106 && out[2].qty == 10);
+    CHECK(out[3].kind == BOT4_SV_DROPPED && out[3].qty == 5 && v.n_stops == 0 && v.n == 1);
+    bot4_sv_free(&v);
+}
+
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t next_rand(void)
 {
@@ -154,6 +183,15 @@ static void test_random(void)
                           BOT4_SV_GTC, 0, 0, out, 8192, &n_out, &resting, &ahead);
             if ((r >> 30) % 3 == 0)
                 bot4_sv_cancel(&v, id - 1 - (int64_t)((r >> 32) % 8), &leaves);
+            if ((r >> 34) % 5 == 0) /* a stop a few ticks beyond the touch */
+                bot4_sv_place_stop(&v, id++, side, side == BOT4_SIDE_BID ? 1003 : 998,
+                                   1 + (int64_t)((r >> 40) % 30), 0);
+            if ((r >> 36) % 4 == 0) {
+                n_out = 0;
+                bot4_sv_amend(&v, v.now > t ? v.now : t, id - 1 - (int64_t)((r >> 44) % 6),
+                              px + (int64_t)((r >> 48) % 3) - 1, 1 + (int64_t)((r >> 52) % 6),
+                              out, 8192, &n_out, &resting, &ahead);
+            }
             for (int32_t k = 0; k < v.n; k++)
                 if (v.orders[k].ahead < 0 || v.orders[k].leaves <= 0)
                     bad = 1;
@@ -167,6 +205,7 @@ int main(void)
 {
     test_queue();
     test_take_fok_gtd();
+    test_stop_and_amend();
     test_random();
     printf("simvenue: %d passed, %d failed\n", passed, failed);
     return failed != 0;
