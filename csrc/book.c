@@ -273,11 +273,16 @@ static int side_init(bot4_book_side *s, int64_t W, int64_t sign)
     memset(s, 0, sizeof(*s));
     s->sign = sign;
     s->best = -1;
-    s->qty = calloc((size_t)W, sizeof(int64_t));
-    s->bits = calloc((size_t)(W / 64), sizeof(uint64_t));
-    s->summary = calloc((size_t)(W / 4096), sizeof(uint64_t));
+    s->qty = malloc((size_t)W * sizeof(int64_t));
+    s->bits = malloc((size_t)(W / 64) * sizeof(uint64_t));
+    s->summary = malloc((size_t)(W / 4096) * sizeof(uint64_t));
     if (!s->qty || !s->bits || !s->summary)
         return BOT4_BOOK_ENOMEM;
+    /* memset rather than calloc: every page is touched (faulted in) here, at creation,
+     * instead of on the hot path the first time an update lands on it */
+    memset(s->qty, 0, (size_t)W * sizeof(int64_t));
+    memset(s->bits, 0, (size_t)(W / 64) * sizeof(uint64_t));
+    memset(s->summary, 0, (size_t)(W / 4096) * sizeof(uint64_t));
     return BOT4_BOOK_OK;
 }
 
