@@ -1395,17 +1395,18 @@ static int scan_line(const char *ls, const char *le, const char *safe_end, const
     lc.nip = 0;
     lc.err_at = ls;
     lc.reason = res->reason;
-    const char *sp = memchr(ls, ' ', (size_t)(le - ls));
-    if (!sp) {
-        value_fail(&lc, ls, "expected '<ns timestamp> <json>'");
-        goto fail;
-    }
     uint64_t ts = 0;
     const char *t0 = ls;
-    while (t0 + 1 < sp && *t0 == '0') /* leading zeros, as int() takes them */
+    while (*t0 == '0' && IS_DIGIT(t0[1])) /* leading zeros, as int() takes them */
         t0++;
-    int ok = sp > ls && sp - t0 <= 19 && digits_run(t0, safe_end, &ts) == sp;
-    if (!ok || ts > (uint64_t)INT64_MAX) {
+    const char *sp = digits_run(t0, safe_end, &ts);
+    if (*sp != ' ' || sp == ls || sp - t0 > 19 || ts > (uint64_t)INT64_MAX) {
+        /* Python's framing: the text before the first space must be an integer. */
+        sp = memchr(ls, ' ', (size_t)(le - ls));
+        if (!sp) {
+            value_fail(&lc, ls, "expected '<ns timestamp> <json>'");
+            goto fail;
+        }
         char q[64];
         quote_text(q, sizeof q, ls, sp);
         value_fail(&lc, ls, "bad value (timestamp %s is not a non-negative int64 of ASCII digits)", q);
