@@ -11,7 +11,7 @@ C_HDR  := $(wildcard csrc/*.h)
 C_TESTS := $(wildcard tests/c/test_*.c)
 SHARED_DATA ?= ../shared/data
 
-.PHONY: setup build sim test pytest bench lint sanitize clean
+.PHONY: setup build sim replay test pytest bench lint sanitize clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,13 @@ setup: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python setup.py -q build_ext --inplace -j 2
 
-# The main job. Until the simulator lands (issue #4) it replays the recorded Binance feed
-# and checks the rebuilt book against every bookTicker.
+# The main job: the built-in market maker through the simulated venue on the seeded
+# synthetic market (no data needed).
 sim: build
+	$(BIN)/bot4 sim
+
+# Rebuild the book from the recorded Binance spot feed and check it against every bookTicker.
+replay: build
 	$(BIN)/bot4 data replay $(SHARED_DATA)/binance/spot/btcusdt_20240808.gz \
 	    $(SHARED_DATA)/binance/spot/btcusdt_20240809.gz --check-bbo
 
