@@ -272,10 +272,11 @@ static void read_levels(const bot4_book *b, int64_t ts, bot4_features_levels *s)
  * the top L of its side only changes the quantity of a level already there. Returns 0
  * when a row inserts or deletes inside the top (the caller then reads the book). */
 static int patch_levels(const bot4_features_levels *cur, const bot4_event *rows, int64_t k,
-                        int64_t ts, bot4_features_levels *out)
+                        int64_t ts, bot4_features_levels *out, int64_t *ofi)
 {
     *out = *cur;
     out->ts = ts;
+    for (int i = 0; i < L; i++) ofi[i] = 0;
     for (int64_t r = 0; r < k; r++) {
         const bot4_event *e = &rows[r];
         if (e->kind != BOT4_EV_UPDATE || e->side > BOT4_SIDE_ASK) return 0;
@@ -287,7 +288,13 @@ static int patch_levels(const bot4_features_levels *cur, const bot4_event *rows,
         if (e->qty == 0) return 0;
         int found = 0;
         for (int i = 0; i < L && q[i] > 0; i++)
-            if (px[i] == e->price) { q[i] = e->qty; found = 1; break; }
+            if (px[i] == e->price) {
+                /* prices unchanged: e_i = (qb - qb') - (qa - qa') for this level */
+                ofi[i] += e->side == BOT4_SIDE_BID ? e->qty - q[i] : q[i] - e->qty;
+                q[i] = e->qty;
+                found = 1;
+                break;
+            }
         if (!found) return 0;
     }
     return 1;
@@ -296,17 +303,18 @@ static int patch_levels(const bot4_features_levels *cur, const bot4_event *rows,
 /* A book message ended: rows (k of them, may be NULL) were applied row for row to a live
  * book when `exact`, so the new top may be patched from the old; else it is read. */
 static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4_event *rows,
-                    int64_t k, int exact)
+                    int64_t n_rows, int exact)
 {
     const int ni = 1 - f->cur_i;
-    if (!(exact && f->has_book && patch_levels(&f->lv[f->cur_i], rows, k, ts, &f->lv[ni])))
+    int64_t *e = f->m_ofi + f->msg_head * L;
+    const int patched = exact && f->has_book && patch_levels(&f->lv[f->cur_i], rows, n_rows, ts, &f->lv[ni], e);
+    if (!patched)
         read_levels(b, ts, &f->lv[ni]);
     f->cur_i = ni;
     const bot4_features_levels *c = &f->lv[ni], *pv = &f->lv[1 - ni];
     const int64_t slot = f->msg_head, cap = f->msg_cap;
-    /* OFI contributions per level. */
-    int64_t *e = f->m_ofi + slot * L;
-    for (int k = 0; k < L; k++) {
+    /* OFI contributions per level (the patch already gave them when prices did not move). */
+    for (int k = 0; k < L && !patched; k++) {
         const int64_t pb = c->bid_px[k], qb = c->bid_qty[k], pb0 = pv->bid_px[k], qb0 = pv->bid_qty[k];
         const int64_t pa = ask_key(c->ask_px[k], c->ask_qty[k]), qa = c->ask_qty[k];
         const int64_t pa0 = ask_key(pv->ask_px[k], pv->ask_qty[k]), qa0 = pv->ask_qty[k];
