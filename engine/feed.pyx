@@ -31,6 +31,9 @@ class FeedParseError(ValueError):
         self.column = column
         self.reason = reason
 
+    def __reduce__(self):  # picklable (e.g. across a process pool)
+        return (FeedParseError, (self.line, self.column, self.reason))
+
 
 cdef object _check_int(object value, str name, object lo, object hi):
     if isinstance(value, bool) or not hasattr(value, "__index__"):

@@ -11,6 +11,7 @@
 
 import gzip
 import json
+import pickle
 import random
 import re
 from decimal import Decimal
@@ -394,6 +395,8 @@ def test_malformed_lines_of_the_python_reader_tests():
             c_parse(f"{good}\n{line}\n".encode(), SPOT)
         assert err.value.line == 2 and str(err.value).startswith("line 2: ")
         assert isinstance(err.value, ValueError) and err.value.column >= 1
+    again = pickle.loads(pickle.dumps(err.value))
+    assert str(again) == str(err.value) and again.line == 2
 
 
 @pytest.mark.parametrize("line,match", [
