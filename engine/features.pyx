@@ -43,13 +43,7 @@ LEVELS_DTYPE = np.dtype([("ts", "<i8"), ("bid_px", "<i8", (LEVELS,)), ("bid_qty"
                          ("ask_px", "<i8", (LEVELS,)), ("ask_qty", "<i8", (LEVELS,))])
 assert LEVELS_DTYPE.itemsize == sizeof(bot4_features_levels)
 
-_VERR = {1: "kind", 2: "side", 3: "price", 4: "qty", 5: "ts_local (unsorted)",
-         6: "flags (book row outside a message)", 7: "flags (nested BEGIN)",
-         8: "flags (message not closed by END)", 9: "seq_first (differs within message)",
-         10: "seq_last (differs within message)", 11: "seq_prev (differs within message)",
-         12: "seq_first (out of range)", 13: "seq_last (negative)",
-         14: "side (NONE in a multi-row message)", 15: "qty (0 in a snapshot)",
-         16: "price (snapshot not sorted)", 17: "price (snapshot crossed)"}
+from engine.book import _VERR  # the book's names for its validation reasons (one table)
 
 
 def touch_volume(px, side, qty, int64_t price, int64_t side_value, level=None):
@@ -121,8 +115,8 @@ def validate(events):
     with nogil:
         rc = bot4_book_validate_batch(<const bot4_event *>&raw[0] if n else NULL, n, &err, &ndiff)
     if rc != BOT4_BOOK_OK:
-        what = _VERR.get(err.reason, f"reason {err.reason}")
-        raise FeatureInputError(f"events row {err.row}: bad {what}, value {err.value}")
+        field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
+        raise FeatureInputError(f"events row {err.row}: bad {field}, value {err.value} ({why})")
     return ev
 
 
