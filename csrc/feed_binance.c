@@ -1026,7 +1026,15 @@ static const char *scan_object(line_ctx *lc, const char *p, int data_ctx)
         if (*p != ':')
             return json_fail(lc, p, "expected ':' after a key");
         p = skip_ws(p + 1);
-        p = id >= 0 ? scan_field(lc, p, id, depth) : skip_value(lc, p, depth);
+        if (id >= 0) {
+            p = scan_field(lc, p, id, depth);
+        } else if (*p == '"') { /* the usual unknown value ("stream", "s"): a string */
+            uint8_t esc = 0;
+            p = scan_string(lc, p + 1, &esc);
+            p = p ? p + 1 : NULL;
+        } else {
+            p = skip_value(lc, p, depth);
+        }
         if (!p)
             return NULL;
         p = skip_ws(p);
