@@ -26,7 +26,9 @@ def _register():
     from bot.store.commands import store
 
     main.add_command(store)
-    main.add_command(PendingCommand("train", 6, "train models with purged walk-forward CV"))
+    from bot.ml.commands_train import train_cmd
+
+    main.add_command(train_cmd)
     main.add_command(PendingGroup("models", 6, "model registry: list, show, promote, rollback, verify"))
 
 
