@@ -53,10 +53,27 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class MlConfig:
+    # Model registry (bot.ml.registry): content-addressed blobs under registry_dir; records
+    # and audit log in registry_dsn ("" = sqlite:///<registry_dir>/registry.db).
+    registry_dir: str = "./models"
+    registry_dsn: str = ""
+    canary_fraction: float = 0.05  # share of decisions/capital routed to a canary model
+    # SLO monitor: roll back when, over the last slo_window decisions, p99.9 inference
+    # latency exceeds slo_p999_us, the error rate exceeds slo_error_rate, or the drawdown
+    # of cumulative PnL (fraction of allocated capital) exceeds slo_drawdown.
+    slo_p999_us: float = 2000.0
+    slo_error_rate: float = 0.01
+    slo_drawdown: float = 0.05
+    slo_window: int = 1000
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    ml: MlConfig = field(default_factory=MlConfig)
 
 
 def _coerce(value, typ, where: str):
