@@ -13,6 +13,10 @@ from bot.data import events as ev
 from bot.data.instruments import Instrument, lookup
 
 SPOT = lookup("binance-spot", "BTCUSDT")
+# parse_file runs the C scanner; parse_file_python is its plain-Python reference. Both
+# must frame messages and reject bad input the same way.
+READERS = pytest.mark.parametrize("reader", [binance.parse_file, binance.parse_file_python],
+                                  ids=["c", "python"])
 USDM = lookup("binance-usdm", "BTCUSDT")
 
 
@@ -64,7 +68,8 @@ def test_bulk_conversion_flags_non_decimals(texts):
 
 # -- framing -------------------------------------------------------------------------------
 
-def test_rows_and_flags_of_each_message_kind(tmp_path):
+@READERS
+def test_rows_and_flags_of_each_message_kind(tmp_path, reader):
     snap = '{"lastUpdateId":100,"bids":[["61000.00","1.5"],["60999.99","2"]],"asks":[["61000.01","0.25"]]}'
     p = _write(tmp_path, [
         "1000 " + _diff(95, 100, [("61000.00", "1.0")], []),
@@ -76,7 +81,7 @@ def test_rows_and_flags_of_each_message_kind(tmp_path):
         '1006 {"stream":"btcusdt@aggTrade","data":{"e":"aggTrade"}}',
     ])
     stats = binance.ParseStats()
-    rows = binance.parse_file(p, SPOT, stats)
+    rows = reader(p, SPOT, stats)
     assert (stats.snapshots, stats.diffs, stats.trades, stats.quotes, stats.skipped) == (1, 3, 1, 1, 1)
     assert list(rows["kind"]) == [2, 1, 1, 1, 2, 2, 2, 3, 4, 4]
     assert list(rows["side"]) == [0, 0, 0, 1, 0, 1, 2, 1, 0, 1]
@@ -108,20 +113,38 @@ def test_rows_and_flags_of_each_message_kind(tmp_path):
     ('12 {"stream":"t","data":{"e":"trade","T":1,"t":1,"p":"1.00","q":"1","m":"yes"}}', "'m' must be true/false"),
     ('12 {"hello":1}', "neither a stream message nor a depth snapshot"),
 ])
-def test_malformed_lines_name_file_and_line(tmp_path, line, match):
+@READERS
+def test_malformed_lines_name_file_and_line(tmp_path, line, match, reader):
     good = "11 " + _diff(1, 2, [("61000.00", "1")], [])
     p = _write(tmp_path, [good, line])
     with pytest.raises(binance.FeedError, match=match) as err:
-        binance.parse_file(p, SPOT)
+        reader(p, SPOT)
     assert f"{p}:2" in str(err.value)
 
 
-def test_truncated_gzip_is_a_clear_error(tmp_path):
+def test_chunked_scan_equals_whole_file_and_names_lines_across_chunks(tmp_path):
+    lines = ["%d %s" % (i, _diff(2 * i + 1, 2 * i + 2, [("61000.00", str(i + 1))], [("61000.01", "1")]))
+             for i in range(500)]
+    p = _write(tmp_path, lines)
+    whole = binance.parse_file(p, SPOT)
+    for chunk in (100, 997, 4096):
+        stats = binance.ParseStats()
+        assert binance.parse_file(p, SPOT, stats, chunk_bytes=chunk).tobytes() == whole.tobytes()
+        assert stats.lines == 500 and stats.diffs == 500
+    lines[371] = "371 {broken"
+    p = _write(tmp_path, lines, "bad.gz")
+    for chunk in (100, 997, 1 << 20):
+        with pytest.raises(binance.FeedError, match=f"{p}:372: "):
+            binance.parse_file(p, SPOT, chunk_bytes=chunk)
+
+
+@READERS
+def test_truncated_gzip_is_a_clear_error(tmp_path, reader):
     p = _write(tmp_path, ["1 " + _diff(1, 2, [("61000.00", "1")], [])] * 2000)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(binance.FeedError, match="cannot read"):
-        binance.parse_file(p, SPOT)
+        reader(p, SPOT)
 
 
 def test_mixed_streams_are_refused(tmp_path):

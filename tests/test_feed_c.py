@@ -379,22 +379,13 @@ def test_mutations_never_crash_and_agree(shared_data, tmp_path):
 
 # -- errors ------------------------------------------------------------------------------------
 
-def _malformed_cases():
-    import test_binance_parser as t
-
-    marks = [m for m in t.test_malformed_lines_name_file_and_line.pytestmark if m.name == "parametrize"]
-    return marks[0].args[1], t._diff
-
-
-def test_malformed_lines_of_the_python_reader_tests():
-    cases, diff = _malformed_cases()
-    assert len(cases) >= 10
-    good = "11 " + diff(1, 2, [("61000.00", "1")], [])
-    for line, match in cases:
-        with pytest.raises(feed.FeedParseError, match=match) as err:
-            c_parse(f"{good}\n{line}\n".encode(), SPOT)
-        assert err.value.line == 2 and str(err.value).startswith("line 2: ")
-        assert isinstance(err.value, ValueError) and err.value.column >= 1
+def test_parse_error_names_line_and_column_and_pickles():
+    # The malformed-line cases themselves run on both readers in test_binance_parser.py.
+    good = '11 {"stream":"s","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["61000.00","1"]],"a":[]}}'
+    with pytest.raises(feed.FeedParseError) as err:
+        c_parse(f"{good}\n12 {{broken\n".encode(), SPOT)
+    assert err.value.line == 2 and str(err.value).startswith("line 2: ")
+    assert isinstance(err.value, ValueError) and err.value.column >= 1
     again = pickle.loads(pickle.dumps(err.value))
     assert str(again) == str(err.value) and again.line == 2
 
