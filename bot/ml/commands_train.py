@@ -61,9 +61,12 @@ def _register(registry_dir, out: Path, report: dict) -> str:
         from bot.ml.registry import Registry
     except ImportError:
         return "not registered: bot.ml.registry is not available in this build"
-    meta = {k: report[k] for k in ("layout_version", "feature_names", "data_sha256", "libraries", "metrics", "config")}
-    rec = Registry(registry_dir).register(out / "model.json", meta)
-    return f"registered {rec.sha256} in {registry_dir} (state {rec.state})"
+    meta = {k: report[k] for k in ("layout_version", "feature_names", "data_sha256", "metrics", "config")}
+    meta.update(name=f"bot4-{report['config']['kind']}", library_versions=report["libraries"],
+                format="bot4-model/1 (model.json bundle: model, calibrator, metadata)")
+    with Registry(registry_dir) as reg:
+        rec = reg.register(out / "model.json", meta)
+    return f"registered {rec.sha256} as {rec.name} v{rec.version} in {registry_dir} (state {rec.state})"
 
 
 @click.command("train")
@@ -95,9 +98,11 @@ def _register(registry_dir, out: Path, report: dict) -> str:
 @click.option("--sentinel/--no-sentinel", default=False, show_default=True,
               help="Also run the leakage sentinel (the same CV on shuffled labels).")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False),
-              help="Register the model in this registry directory.")
+              help="Registry directory to register the model bundle in (default: [ml] registry_dir).")
+@click.option("--register/--no-register", default=True, show_default=True,
+              help="Register the model bundle (model.json) in the model registry.")
 def train_cmd(paths, out_dir, seed, events, regimes, interval, label, horizon, horizon_samples, pt, sl, folds,
-              embargo, purge, kind, blend, rounds, sentinel, registry_dir):
+              embargo, purge, kind, blend, rounds, sentinel, registry_dir, register):
     """Train a classifier of the forward mid move with purged walk-forward CV.
 
     PATHS: recorded files (Binance, Tardis), a Bot4 event Parquet, or a features Parquet
@@ -149,9 +154,13 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, label, horizon, h
                    f"{'passed' if s['passed'] else 'FAILED'}")
     out = Path(out_dir)
     click.echo(f"wrote {', '.join(report['files'].values())}, {out / 'report.json'}")
-    if registry_dir:
+    if register:
+        if not registry_dir:
+            from bot import config as config_mod
+
+            registry_dir = config_mod.load().ml.registry_dir
         click.echo(_register(registry_dir, out, report))
     else:
-        click.echo("not registered: give --registry DIR to register the model")
+        click.echo("not registered (--no-register)")
     if sentinel and not report["sentinel"]["passed"]:
         raise click.ClickException("the leakage sentinel failed: the pipeline finds signal in shuffled labels")
