@@ -112,7 +112,7 @@ def test_cli_replay_reports_everything_the_issue_names(shared_data, parse_cache)
     text = CliRunner().invoke(main, ["data", "replay", *map(str, _usdm(shared_data))],
                               env={"BOT4_DATA_CACHE_DIR": parse_cache})
     assert text.exit_code == 0 and "level updates/s" in text.output and "result   OK" in text.output
-    assert "(cache)" in text.output, "the second run must not re-parse"
+    assert "(cached or converted)" in text.output, "the second run must not re-parse"
 
 
 def test_cli_replay_rejects_malformed_input(tmp_path):
@@ -122,3 +122,21 @@ def test_cli_replay_rejects_malformed_input(tmp_path):
     result = CliRunner().invoke(main, ["data", "replay", str(bad), "--no-cache"])
     assert result.exit_code == 1
     assert f"{bad}:1" in result.output and "price '-5.00'" in result.output
+
+
+def test_converted_parquet_replays_like_the_raw_feed(shared_data, parse_cache, tmp_path):
+    out = tmp_path / "usdm.parquet"
+    r = CliRunner().invoke(main, ["data", "convert", *map(str, _usdm(shared_data)), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    raw = replay(_usdm(shared_data), check=True, cache_dir=parse_cache)
+    conv = replay([out], check=True)
+    assert conv.parsed_from_cache
+    for k in ("messages", "rows", "level_updates", "diffs_applied", "gaps", "crossed",
+              "best_bid", "best_ask", "top_bids", "top_asks"):
+        assert getattr(conv, k) == getattr(raw, k), k
+    assert conv.bbo.__dict__ == raw.bbo.__dict__
+
+
+def test_bars_are_not_replayable(shared_data):
+    r = CliRunner().invoke(main, ["data", "replay", str(shared_data / "ohlcv" / "binance_btcusdt_1d.csv")])
+    assert r.exit_code == 1 and "has no book events" in r.output

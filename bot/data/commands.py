@@ -19,22 +19,23 @@ def data():
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @click.option("--no-cache", is_flag=True, help="Parse the raw files even if a parsed copy is cached.")
 def replay_cmd(paths, repeat, check_bbo, as_json, no_cache):
-    """Rebuild the L2 book from recorded Binance feeds (spot or USD-M) by Binance's rules.
+    """Rebuild the L2 book from recorded feeds by Binance's sequence rules.
 
-    Several files of one stream replay as one continuous session. Exits 1 if the replay
-    finds a sequence gap, a crossed book, or (with --check-bbo) a bookTicker mismatch.
+    PATHS are Binance recordings (spot or USD-M, gzip or plain), a Bot4 Parquet event file
+    (`bot4 data convert`: replays without re-parsing) or a Tardis CSV. Several files of
+    one stream replay as one continuous session. Exits 1 if the replay finds a sequence
+    gap, a crossed book, or (with --check-bbo) a bookTicker mismatch.
     """
     import json
 
     from bot.config import load
-    from bot.data.binance import FeedError
     from bot.data.replay import render_text, replay
 
     cfg = load()
     try:
         report = replay(list(paths), repeat=repeat, check=check_bbo,
                         cache_dir=None if no_cache else cfg.data.cache_dir)
-    except FeedError as e:
+    except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render_text(report))
     if not report.ok:
@@ -45,65 +46,24 @@ def replay_cmd(paths, repeat, check_bbo, as_json, no_cache):
 
 
 def detect_format(path) -> str:
-    """'events' (Bot4 Parquet), 'tardis', 'binance', 'ohlcv' or 'npy', from the content."""
-    from pathlib import Path
+    """bot.data.readers.detect_format, with a CLI error for unknown formats."""
+    from bot.data.readers import DataFormatError, detect_format as detect
 
-    from bot.data import parquet, tardis
-
-    p = Path(path)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        return "events" if parquet.is_event_file(p) else "ohlcv"
-    if p.suffix.lower() == ".npy":
-        return "npy"
-    if tardis.is_tardis_csv(p):
-        return "tardis"
     try:
-        from bot.data.binance import sniff
-
-        sniff(p)
-        return "binance"
-    except Exception:  # noqa: BLE001 - not a Binance recording; try the next format
-        pass
-    with open(p, encoding="utf-8", errors="replace") as f:
-        head = f.readline().strip().lower().replace(" ", "")
-    if head.startswith("timestamp,open,high,low,close,volume"):
-        return "ohlcv"
-    raise click.ClickException(f"{p}: unrecognised data format (expected Bot4 Parquet events, "
-                               "a Tardis CSV, a Binance recording or OHLCV bars)")
+        return detect(path)
+    except DataFormatError as e:
+        raise click.ClickException(str(e)) from None
 
 
-def load_input(paths) -> tuple:
-    """(format, events or bars, instrument or None) for one or more files of one format."""
-    from bot.data import parquet, tardis
-    from bot.data.events import EVENT_DTYPE
+def load_input(paths, cache_dir=None) -> tuple:
+    """bot.data.readers.load for commands: (format, events or bars, instrument or None);
+    bad input becomes a one-line CLI error."""
+    from bot.data.readers import load
 
-    fmts = {detect_format(p) for p in paths}
-    if len(fmts) > 1:
-        raise click.ClickException(f"inputs mix formats ({', '.join(sorted(fmts))}); give one format")
-    fmt = fmts.pop()
     try:
-        if fmt == "events":
-            if len(paths) != 1:
-                raise click.ClickException("give one Bot4 Parquet event file")
-            ev, inst = parquet.read_events(paths[0])
-        elif fmt == "tardis":
-            ev, inst = tardis.load_events(paths)
-        elif fmt == "binance":
-            from bot.data.binance import load_events
-
-            ev, inst = load_events(paths)
-        elif fmt == "npy":
-            raise click.ClickException(f"{paths[0]}: a bare .npy has no instrument spec; convert the source")
-        else:
-            from bot.data.ohlcv import read_ohlcv
-
-            if len(paths) != 1:
-                raise click.ClickException("give one OHLCV file")
-            return fmt, read_ohlcv(paths[0]), None
+        return load(list(paths), cache_dir=cache_dir)
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
-    assert ev.dtype == EVENT_DTYPE
-    return fmt, ev, inst
 
 
 def event_info(ev, inst) -> dict:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.data import events as ev
-from bot.data.binance import ParseStats, load_events
+from bot.data.binance import ParseStats
+from bot.data.binance import load_events as load_binance
+from bot.data.readers import detect_format, load_events
 from bot.data.instruments import Instrument
 
 
@@ -122,7 +124,12 @@ def replay(paths, repeat: int = 1, check: bool = False, cache_dir: str | None = 
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     stats = ParseStats()
     t0 = time.perf_counter()
-    events, inst = load_events(paths, instrument=instrument, cache_dir=cache_dir, stats=stats)
+    if instrument is not None:  # an explicit spec: the files are Binance recordings
+        events, inst = load_binance(paths, instrument=instrument, cache_dir=cache_dir, stats=stats)
+    elif all(detect_format(p) == "binance" for p in paths):
+        events, inst = load_binance(paths, cache_dir=cache_dir, stats=stats)
+    else:
+        events, inst = load_events(paths)
     parse_s = time.perf_counter() - t0
     from_cache = stats.messages == 0
     starts = events["flags"] & ev.EVF_BEGIN != 0
@@ -181,7 +188,7 @@ def render_text(r: ReplayReport) -> str:
         b = r.top_bids[i] if i < len(r.top_bids) else ("", "")
         a = r.top_asks[i] if i < len(r.top_asks) else ("", "")
         lines.append(f"         {b[1]:>14s} {b[0]:>12s} | {a[0]:<12s} {a[1]:<14s}")
-    src = "cache" if r.parsed_from_cache else f"{r.parse_messages_per_s:,.0f} messages/s"
+    src = "cached or converted" if r.parsed_from_cache else f"{r.parse_messages_per_s:,.0f} messages/s"
     lines.append(f"parse    {r.parse_seconds:.3f} s ({src})")
     lines.append(f"apply    {r.apply_seconds_median:.4f} s median of {r.repeat}, "
                  f"{r.level_updates_per_s:,.0f} level updates/s")

@@ -1,0 +1,90 @@
+"""One entry point for every market-data format Bot4 reads.
+
+Formats are told apart by content (and the .parquet suffix): Bot4 Parquet event files
+(bot.data.parquet), Tardis CSV (bot.data.tardis), Binance recordings (bot.data.binance,
+gzip or plain), and OHLCV bars (bot.data.ohlcv, CSV or Parquet). Event formats load into
+EVENT_DTYPE arrays with their instrument spec; bars load as bot.data.ohlcv.Bars.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+
+EVENT_FORMATS = ("events", "tardis", "binance")
+
+
+class DataFormatError(ValueError):
+    """A file is of no known format, or the inputs mix formats."""
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """'events' (Bot4 Parquet), 'tardis', 'binance', 'ohlcv' or 'npy', from the content."""
+    from bot.data import parquet, tardis
+    from bot.data.binance import FeedError, sniff
+
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return "events" if parquet.is_event_file(p) else "ohlcv"
+    if p.suffix.lower() == ".npy":
+        return "npy"
+    if tardis.is_tardis_csv(p):
+        return "tardis"
+    try:
+        sniff(p)
+        return "binance"
+    except (FeedError, OSError, EOFError, zlib.error):
+        pass  # not a Binance recording: try the next format
+    with open(p, encoding="utf-8", errors="replace") as f:
+        head = f.readline().strip().lower().replace(" ", "")
+    if head.startswith("timestamp,open,high,low,close,volume"):
+        return "ohlcv"
+    raise DataFormatError(f"{p}: unrecognised data format (expected Bot4 Parquet events, "
+                          "a Tardis CSV, a Binance recording or OHLCV bars)")
+
+
+def load(paths, cache_dir: str | os.PathLike | None = None) -> tuple:
+    """(format, events or bars, instrument or None) for one or more files of one format.
+
+    Several files of an event stream load as one session; ``cache_dir`` keeps parsed
+    Binance recordings as .npy so a second load does not re-parse.
+    """
+    from bot.data import parquet, tardis
+    from bot.data.events import EVENT_DTYPE
+
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+    if not paths:
+        raise DataFormatError("no input files")
+    fmts = {detect_format(p) for p in paths}
+    if len(fmts) > 1:
+        raise DataFormatError(f"inputs mix formats ({', '.join(sorted(fmts))}); give one format")
+    fmt = fmts.pop()
+    if fmt == "events":
+        if len(paths) != 1:
+            raise DataFormatError("give one Bot4 Parquet event file")
+        ev, inst = parquet.read_events(paths[0])
+    elif fmt == "tardis":
+        ev, inst = tardis.load_events(paths)
+    elif fmt == "binance":
+        from bot.data.binance import load_events
+
+        ev, inst = load_events(paths, cache_dir=cache_dir)
+    elif fmt == "npy":
+        raise DataFormatError(f"{paths[0]}: a bare .npy has no instrument spec; convert the source")
+    else:
+        from bot.data.ohlcv import read_ohlcv
+
+        if len(paths) != 1:
+            raise DataFormatError("give one OHLCV file")
+        return fmt, read_ohlcv(paths[0]), None
+    assert ev.dtype == EVENT_DTYPE
+    return fmt, ev, inst
+
+
+def load_events(paths, cache_dir: str | os.PathLike | None = None):
+    """(events, instrument) of files of an event format; bars are refused."""
+    fmt, ev, inst = load(paths, cache_dir=cache_dir)
+    if fmt not in EVENT_FORMATS:
+        raise DataFormatError(f"{', '.join(map(str, paths))}: {fmt} data has no book events")
+    return ev, inst
