@@ -29,7 +29,9 @@ def _register():
     from bot.ml.commands_train import train_cmd
 
     main.add_command(train_cmd)
-    main.add_command(PendingGroup("models", 6, "model registry: list, show, promote, rollback, verify"))
+    from bot.ml.commands_models import models
+
+    main.add_command(models)
 
 
 _register()
