@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot import __version__
-from bot.pending import PendingCommand, PendingGroup
+from bot.pending import PendingGroup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -60,7 +60,7 @@ class IsotonicMap:
         self.x, self.y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
     @classmethod
-    def fit(cls, p, y) -> "IsotonicMap":
+    def fit(cls, p, y) -> IsotonicMap:
         from sklearn.isotonic import IsotonicRegression
 
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
@@ -92,7 +92,7 @@ class RegimeCalibrator:
         r[~np.isfinite(rv)] = -1
         return r
 
-    def fit(self, p, y, X) -> "RegimeCalibrator":
+    def fit(self, p, y, X) -> RegimeCalibrator:
         p, y = np.asarray(p, dtype=np.float64), np.asarray(y)
         X = np.asarray(X, dtype=np.float64)
         if p.shape != y.shape or X.shape[0] != len(p):
@@ -129,7 +129,7 @@ class RegimeCalibrator:
                 "regimes": {str(k): f.to_dict() for k, f in self.maps.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RegimeCalibrator":
+    def from_dict(cls, d: dict) -> RegimeCalibrator:
         if d.get("kind") != "isotonic_by_regime" or d.get("regime_feature") != REGIME_FEATURE:
             raise ValueError(f"not an isotonic_by_regime calibrator over {REGIME_FEATURE}: "
                              f"kind={d.get('kind')!r}, regime_feature={d.get('regime_feature')!r}")

@@ -60,7 +60,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.y)
 
-    def take(self, idx) -> "Dataset":
+    def take(self, idx) -> Dataset:
         return replace(self, X=self.X[idx], y=self.y[idx], t0=self.t0[idx], t1=self.t1[idx],
                        ret=self.ret[idx], segment=self.segment[idx])
 

@@ -111,7 +111,7 @@ class LgbmModel:
                 "params": self.params, "ignore": list(self.ignore), "model": self.model_text()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LgbmModel":
+    def from_dict(cls, d: dict) -> LgbmModel:
         import lightgbm as lgb
 
         m = cls(d["rounds"], d["seed"], d["num_threads"], d["params"], d["ignore"])
@@ -167,7 +167,7 @@ class LogisticModel:
                 "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LogisticModel":
+    def from_dict(cls, d: dict) -> LogisticModel:
         m = cls(d["C"], d["ignore"])
         m.median, m.mean, m.scale, m.coef = (np.asarray(d[k], dtype=np.float64)
                                              for k in ("median", "mean", "scale", "coef"))
@@ -278,7 +278,7 @@ class StackingEnsemble:
                 "meta": None if self.meta is None else self.meta.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "StackingEnsemble":
+    def from_dict(cls, d: dict) -> StackingEnsemble:
         e = cls(base=[None] * len(d["models"]), blend=d["blend"], inner_splits=d["inner_splits"],
                 embargo_ns=d["embargo_ns"])
         e.models = [model_from_dict(m) for m in d["models"]]
