@@ -28,10 +28,10 @@ Resume (`SessionStore(resume=True)`): the run's records are recovered from the s
 (`bot.store.recovery.recover`), the session is replayed from the start with the same
 configuration (the run's stored config must match), and when the replay reaches the last
 stored event id the recovered orders, open orders, fills, positions and balances must equal
-the OMS's at that point (`oms_mismatches`); records already stored are appended again and
-skipped by the store (idempotent by event id). After every store-backed run the final
-store is recovered and compared with the OMS the same way, and `bot.store.recovery.check`
-runs on the run.
+the OMS's at that point (`oms_mismatches`); records already stored are told to the strategy
+at once (they are durable) and not appended again; the rest are journaled as usual.
+After every store-backed run the final store is recovered and compared with the OMS the
+same way, and `bot.store.recovery.check` runs on the run.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class SimResult:
     conservation_gap: Fraction
     order_states: Counter = field(default_factory=Counter)
     store: dict | None = None  # with a SessionStore: run id, journal figures, checks
+    oms: OrderManager | None = None  # the session's OMS at the end (orders, portfolio)
 
     def to_quote(self, ticklots: Fraction) -> Decimal:
         """Quote currency, rounded to 1e-8 for display (the books stay exact)."""
@@ -254,9 +255,12 @@ class OmsJournal:
     With a journal: `append` (back-pressure waits are counted, nothing is dropped) and hold
     in a DurableGate; `deliver` tells the view what the watermark has reached. Without one
     (no store) the view is told at once and fees are not converted (nothing is stored).
-    `checkpoint = (event_id, fn)` calls fn() right after the record with that id is made."""
+    `checkpoint = (event_id, fn)` calls fn() right after the record with that id is made.
+    Records at or below `durable_floor` (a resumed run's last stored event id) are already
+    in the store: they are told at once and not appended again."""
 
-    def __init__(self, inst: Instrument, view: StrategyView, journal=None, on_told=None):
+    def __init__(self, inst: Instrument, view: StrategyView, journal=None, on_told=None,
+                 durable_floor: int = 0):
         from bot.store.journal import DurableGate
 
         self.instrument = instrument_key(inst)
@@ -268,6 +272,7 @@ class OmsJournal:
         self.last_record: dict[str, OrderEvent | Fill] = {}  # client id -> its latest record
         self.fills = 0
         self.checkpoint = None
+        self.durable_floor = durable_floor
         self.append_ns: list[int] = []
         self.backpressure_waits = 0
         self.wait_s = 0.0
@@ -298,10 +303,10 @@ class OmsJournal:
         self.last_id = rec.event_id
         self.last_record[rec.client_order_id] = rec
         j = self.journal
-        if j is None:
+        if j is None or rec.event_id <= self.durable_floor:
             self.view.tell(rec)
             if self.on_told is not None:
-                self.on_told(rec, None)
+                self.on_told(rec, None if j is None else self.durable_floor)
         else:
             t0 = time.perf_counter_ns()
             while not j.append(rec):  # ring full: the writer is behind; never drop a record
@@ -451,7 +456,8 @@ def run_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
     resume_check: list[str] | None = None
     if session is not None:
         journal, recovered = _start_session(session, inst, t)
-    rec = OmsJournal(inst, view, journal, on_told)
+    rec = OmsJournal(inst, view, journal, on_told,
+                     durable_floor=recovered.last_event_id if recovered is not None else 0)
     wait = session is None or session.view == "wait"
     timeout = session.wait_timeout_s if session is not None else 0.0
     if recovered is not None:
@@ -535,7 +541,7 @@ def run_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
         last_mid_ticks=last_mid, queue=venue.queue_summary(),
         conservation_gap=p.conservation_gap(),
         order_states=Counter(o.state.value for o in oms.orders.values()),
-        store=store_info)
+        store=store_info, oms=oms)
 
 
 def _finish_session(session, journal, rec: OmsJournal, oms, inst, end_ns, recovered) -> dict:
