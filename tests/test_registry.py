@@ -273,7 +273,7 @@ def test_slo_window_forgets_old_breaches(reg):
     for i in range(200):
         mon.record(1e3, i < 20, 0.0)  # 10% errors early, under the 50% limit
     assert mon.stats()["error_rate"] == pytest.approx(0.1)
-    for i in range(200):
+    for _ in range(200):
         mon.record(1e3, False, 0.0)
     assert mon.stats()["error_rate"] == 0.0 and not mon.tripped
     # drawdown is measured within the window, oldest first
