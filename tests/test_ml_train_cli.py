@@ -122,3 +122,14 @@ def test_train_bad_arguments(tmp_path, args, msg):
     r = _run(["--out", str(tmp_path), "--events", "5000", "--no-register", *args])
     assert r.exit_code != 0
     assert msg in r.output
+
+
+def test_train_horizon_in_events(tmp_path):
+    """--every N samples every N event rows; --horizon-samples K then labels K*N events ahead."""
+    r = _run(["--out", str(tmp_path), "--events", "40000", "--every", "50", "--horizon-samples", "2",
+              "--rounds", "10", "--folds", "3", "--no-register"])
+    assert r.exit_code == 0, r.output
+    data = json.loads((tmp_path / "report.json").read_text())["data"]
+    assert data["horizon_samples"] == 2 and data["horizon_ns"] == 0
+    assert data["samples"] >= 3 * 40_000 // 50 * 0.9  # about one sample per 50 rows, 3 regimes
+    assert data["rows"] + data["dropped"] == data["samples"]

@@ -77,7 +77,7 @@ class IsotonicMap:
 class RegimeCalibrator:
     """Isotonic maps per realized-volatility tercile plus a global one (module docstring)."""
 
-    def __init__(self, min_rows: int = 200):
+    def __init__(self, min_rows: int = 500):
         if min_rows < 2:
             raise ValueError(f"min_rows must be >= 2, got {min_rows}")
         self.min_rows = int(min_rows)

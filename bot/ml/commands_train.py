@@ -27,13 +27,14 @@ def _interval(text: str, option: str) -> int:
         raise click.BadParameter(str(e), param_hint=option) from None
 
 
-def load_dataset(paths, seed, events, regimes, interval_ns, label_kw):
+def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
     """The labelled Dataset of the command's data arguments (see `train --help`)."""
     from bot.ml.dataset import build_dataset, events_series, synthetic_dataset
 
     if not paths:
         names = tuple(r.strip() for r in regimes.split(",") if r.strip())
-        return synthetic_dataset(seed=seed, events=events, regimes=names, interval_ns=interval_ns, **label_kw)
+        return synthetic_dataset(seed=seed, events=events, regimes=names, interval_ns=interval_ns, every=every,
+                                 **label_kw)
     if len(paths) == 1 and _is_feature_file(paths[0]):
         import numpy as np
 
@@ -49,10 +50,10 @@ def load_dataset(paths, seed, events, regimes, interval_ns, label_kw):
     fmt, ev, inst = load_input(list(paths))
     if fmt == "ohlcv":
         raise click.ClickException("training needs book events (or a features file), not OHLCV bars")
-    s = events_series(ev, interval_ns=interval_ns)
+    s = events_series(ev, interval_ns=interval_ns, every=every)
     return build_dataset(s["ts"], s["values"], meta={"source": ",".join(map(str, paths)), "format": fmt,
-                                                     "symbol": inst.symbol, "interval_ns": interval_ns},
-                         **label_kw)
+                                                     "symbol": inst.symbol, "interval_ns": 0 if every else interval_ns,
+                                                     "every": every}, **label_kw)
 
 
 def _register(registry_dir, out: Path, report: dict) -> str:
@@ -79,6 +80,9 @@ def _register(registry_dir, out: Path, report: dict) -> str:
 @click.option("--regimes", default="bull,bear,sideways", show_default=True,
               help="Synthetic regimes, one stream each, placed one after another in time.")
 @click.option("--interval", default="100ms", show_default=True, help="Feature sampling interval (events data).")
+@click.option("--every", type=click.IntRange(min=1),
+              help="Sample features every N event rows instead of --interval (then --horizon-samples "
+                   "counts samples of N rows: a horizon in events).")
 @click.option("--label", type=click.Choice(["sign", "triple-barrier"]), default="sign", show_default=True)
 @click.option("--horizon", default="100ms", show_default=True,
               help="Label horizon in time (sign: forward return; triple-barrier: vertical barrier).")
@@ -101,7 +105,7 @@ def _register(registry_dir, out: Path, report: dict) -> str:
               help="Registry directory to register the model bundle in (default: [ml] registry_dir).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Register the model bundle (model.json) in the model registry.")
-def train_cmd(paths, out_dir, seed, events, regimes, interval, label, horizon, horizon_samples, pt, sl, folds,
+def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, horizon, horizon_samples, pt, sl, folds,
               embargo, purge, kind, blend, rounds, sentinel, registry_dir, register):
     """Train a classifier of the forward mid move with purged walk-forward CV.
 
@@ -120,7 +124,7 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, label, horizon, h
     label_kw = {"label": label.replace("-", "_"), "horizon_ns": horizon_ns,
                 "horizon_samples": horizon_samples or 0, "pt": pt, "sl": sl}
     try:
-        ds = load_dataset(paths, seed, events, regimes, interval_ns, label_kw)
+        ds = load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=every or 0)
         cfg = TrainConfig(n_splits=folds, embargo_ns=embargo_ns, purge=purge, kind=kind, blend=blend,
                           rounds=rounds, seed=seed)
     except ValueError as e:

@@ -205,8 +205,10 @@ def concat(parts: list[Dataset]) -> Dataset:
         if len(a) and len(b) and b.t0[0] <= a.t1.max():
             raise ValueError(f"datasets overlap in time: next starts at {int(b.t0[0])}, "
                              f"previous labels end at {int(a.t1.max())}")
-    meta = dict(parts[0].meta)
-    meta["rows"] = int(sum(len(p) for p in parts))
+    # keys every part agrees on, the counts summed, and each part's own metadata
+    meta = {k: v for k, v in parts[0].meta.items() if all(p.meta.get(k) == v for p in parts[1:])}
+    for k in ("samples", "rows", "dropped"):
+        meta[k] = int(sum(p.meta.get(k, 0) for p in parts))
     meta["segments"] = [p.meta for p in parts]
     return Dataset(X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
                    t0=np.concatenate([p.t0 for p in parts]), t1=np.concatenate([p.t1 for p in parts]),
@@ -226,17 +228,18 @@ SYNTH_REGIMES = ("bull", "bear", "sideways")
 
 
 def synthetic_dataset(seed: int = 7, events: int = 100_000, regimes=SYNTH_REGIMES,
-                      interval_ns: int = 100_000_000, **label_kw) -> Dataset:
+                      interval_ns: int = 100_000_000, every: int = 0, **label_kw) -> Dataset:
     """Labelled rows of engine.synth streams, one per regime (seed + k for the k-th), placed
     one after another in time (each shifted to start one horizon after the previous ends),
-    so a split by time sees regime changes. ``segment`` is the regime's index in `regimes`."""
+    so a split by time sees regime changes. ``segment`` is the regime's index in `regimes`.
+    Features are sampled every `interval_ns` of time, or every `every` event rows if given."""
     from engine.synth import generate
 
     parts, offset = [], 0
     gap = int(label_kw.get("horizon_ns", 1_000_000_000)) + interval_ns
     for k, regime in enumerate(regimes):
         ev, _ = generate(events, seed=seed + k, regime=regime)
-        s = events_series(ev, interval_ns=interval_ns)
+        s = events_series(ev, interval_ns=interval_ns, every=every)
         ts = s["ts"] - s["ts"][0] + offset
         d = build_dataset(ts, s["values"], segment=k,
                           meta={"source": "synthetic", "seed": seed + k, "regime": regime, "events": events},

@@ -49,7 +49,7 @@ class TrainConfig:
     rounds: int = 100
     seed: int = 7
     num_threads: int = 1
-    calib_min_rows: int = 200
+    calib_min_rows: int = 500     # fewest rows for a regime's own isotonic map
     ignore: tuple = DEFAULT_IGNORE  # feature names the models do not use (bot.ml.models)
 
     def __post_init__(self):
