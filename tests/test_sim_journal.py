@@ -138,7 +138,7 @@ def test_journaled_session(target, market):
         # journaling changes nothing the strategy does (view "wait")
         assert comparable(res) == comparable(plain)
         # the same seed gives the same journal
-        res2 = run(market, st, "r2", durability="event" if target.backend == "sqlite" else "batch")
+        res2 = run(market, st, "r2")
         assert res2.store["check_ok"] and res2.store["recovered_equals_oms"]
         assert journal_contents(st, "r1") == journal_contents(st, "r2")
         assert {r.run_id for r in st.runs() if r.ended_ns is not None} == {"r1", "r2"}
@@ -210,9 +210,10 @@ def test_cli_store_then_check_then_resume(tmp_path):
 
     dsn = f"sqlite:///{tmp_path / 'sim.db'}"
     args = ["sim", "--events", "8000", "--seed", "5", "--store", dsn, "--json"]
-    res = CliRunner().invoke(main, [*args, "--run-id", "cli1"])
+    res = CliRunner().invoke(main, [*args, "--run-id", "cli1", "--durability", "event"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
+    assert out["store"]["durability"] == "event" and out["store"]["batches"] == out["store"]["records"]
     assert out["store"]["run_id"] == "cli1" and out["store"]["check_ok"] and out["store"]["recovered_equals_oms"]
     assert out["store"]["fills"] == out["fills"] > 0
     chk = CliRunner().invoke(main, ["store", "check", "--dsn", dsn])

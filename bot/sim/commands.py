@@ -33,6 +33,7 @@ import click
 @click.option("--store", "store_dsn", default=None, metavar="DSN",
               help="Journal every order event and fill to this store (sqlite:///path or "
                    "postgresql://...; password from [store] password_env/password_file). "
+                   "Fees finer than the store's 1e-9 quote unit are rounded up to it. "
                    "Default: no store (fast, no database).")
 @click.option("--durability", type=click.Choice(["batch", "event"]), default=None,
               help="With --store: one commit (fsync) per batch or per event (default: [store] durability).")
