@@ -234,3 +234,39 @@ def test_perf_stages_shape():
     assert set(st) == {"inference.onnx.single_row", "calibration.isotonic"}
     for v in st.values():
         assert v["latency_ns"].shape == (20,) and v["throughput_per_s"] > 0
+
+
+def test_regime_calibrator_in_graph():
+    """bot.ml.calibration.RegimeCalibrator (isotonic per realized-vol tercile + global) as
+    ONNX: same regimes and maps as the native transform on the same float32 rows."""
+    from bot.features.layout import INDEX, N_FEATURES as LAYOUT_WIDTH
+    from bot.ml.calibration import REGIME_FEATURE, RegimeCalibrator
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    X = rng.normal(size=(n, LAYOUT_WIDTH))
+    col = INDEX[REGIME_FEATURE]
+    X[:, col] = np.abs(X[:, col]) * 0.01
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:5, col] = [np.inf, -np.inf, np.nan, 0.0, 1.0]
+    y = (np.nan_to_num(X[:, 0]) + rng.normal(size=n) > 0).astype(int)
+    booster = lgb.train(PARAMS, lgb.Dataset(X, y), 30)
+    X32 = X.astype(np.float32).astype(np.float64)
+    p_in = booster.predict(X32)
+    cal = RegimeCalibrator(min_rows=300).fit(p_in, y, X32)
+    assert set(cal.maps) == {0, 1, 2}
+    m = OnnxModel(export_lightgbm(booster, cal).SerializeToString(), max_batch=n)
+    raw = m.predict_raw_batch(X)
+    got = m.predict_batch(X)
+    # on the probability the graph computed, the graph is exactly the native transform
+    assert np.max(np.abs(got - cal.transform(raw, X32))) < 1e-12
+    # end to end within raw error x steepest slope of any map
+    slope = max(_max_slope(f) for f in [cal.global_map, *cal.maps.values()])
+    ref = cal.transform(booster.predict(X32), X32)
+    assert np.all(np.abs(got - ref) <= 1e-12 + slope * np.abs(raw - booster.predict(X32)))
+    # a calibrator missing a regime falls back to the global map there
+    del cal.maps[1]
+    m2 = OnnxModel(export_lightgbm(booster, cal).SerializeToString(), max_batch=n)
+    assert np.max(np.abs(m2.predict_batch(X) - cal.transform(m2.predict_raw_batch(X), X32))) < 1e-12
+    with pytest.raises(OnnxExportError, match="has only 10 features"):
+        export_lightgbm(lgb.train(PARAMS, lgb.Dataset(X[:, :10], y), 3), cal)
