@@ -270,3 +270,26 @@ def test_regime_calibrator_in_graph():
     assert np.max(np.abs(m2.predict_batch(X) - cal.transform(m2.predict_raw_batch(X), X32))) < 1e-12
     with pytest.raises(OnnxExportError, match="has only 10 features"):
         export_lightgbm(lgb.train(PARAMS, lgb.Dataset(X[:, :10], y), 3), cal)
+
+
+def test_registry_serves_fallback_model_when_active_is_corrupt(nan_model, tmp_path):
+    from bot.ml.inference import load_serving
+    from bot.ml.registry import Registry
+
+    booster, iso = nan_model
+    old = export_lightgbm(booster).SerializeToString()
+    new = export_lightgbm(booster, iso).SerializeToString()
+    meta = {"features_layout_version": 1, "training_data_hash": "00" * 32}
+    with Registry(tmp_path / "reg") as reg:
+        a = reg.register(old, meta)
+        b = reg.register(new, meta)
+        reg.promote(a.sha256, "active")
+        reg.promote(b.sha256, "active")
+        entry, m = load_serving(reg)
+        assert entry.sha256 == b.sha256 and m.calibrated
+        blob = reg.root / b.path
+        blob.write_bytes(new[:-10])  # truncated on disk
+        entry, m = load_serving(reg)
+        assert entry.sha256 == a.sha256 and not m.calibrated
+        X = _rows(12, 50)
+        assert np.max(np.abs(m.predict_batch(X) - _native(booster, X))) < 1e-5

@@ -178,6 +178,13 @@ class OnnxModel:
         return b.prob[:, 1].astype(np.float64)
 
 
+def load_serving(registry, **kwargs):
+    """(registry entry, OnnxModel) of the model the registry says to serve: the active one,
+    or the fallback when the active model's bytes are refused (``Registry.serving``)."""
+    entry, data = registry.serving()
+    return entry, OnnxModel(data, **kwargs)
+
+
 def _perf_model(n_features: int = 20, trees: int = 50):
     """A small seeded LightGBM model, its ONNX (with an isotonic calibrator) and rows."""
     import lightgbm as lgb
