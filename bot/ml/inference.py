@@ -14,6 +14,8 @@ for the tensors.
   to ``max_batch`` rows reuse buffers bound per batch size (a few sizes are cached).
 - ``predict_raw_*``: the uncalibrated class-1 probability.
 
+An OnnxModel is not thread-safe (its buffers are shared between calls): one per thread.
+
 Rows are converted to float32 (ONNX tree ensembles compare in float32); NaN is a missing
 value, routed as LightGBM routes it. A corrupt or truncated file, a model without the
 expected input/outputs, or a row of the wrong width raises :class:`OnnxModelError` or
