@@ -67,7 +67,7 @@ def test_train_stack_triple_barrier_with_sentinel(tmp_path):
     assert s["passed"] and "leakage sentinel (shuffled labels)" in r.output
 
 
-def test_train_registers_through_the_registry(tmp_path):
+def test_train_registers_the_onnx_model_the_registry_serves(tmp_path):
     args = ["--out", str(tmp_path / "m"), "--events", "40000", "--rounds", "10", "--folds", "3",
             "--registry", str(tmp_path / "reg")]
     r = _run(args)
@@ -79,13 +79,30 @@ def test_train_registers_through_the_registry(tmp_path):
         return
     import hashlib
 
-    sha = hashlib.sha256((tmp_path / "m" / "model.json").read_bytes()).hexdigest()
+    from bot.ml.dataset import synthetic_dataset
+    from bot.ml.inference import load_serving
+    from bot.ml.train import load_bundle
+
+    report = json.loads((tmp_path / "m" / "report.json").read_text())
+    assert report["onnx_parity"]["raw_max_abs_diff"] < 1e-5
+    sha = hashlib.sha256((tmp_path / "m" / "model.onnx").read_bytes()).hexdigest()
     assert f"registered {sha}" in r.output
     with Registry(tmp_path / "reg") as reg:
         e = reg.get(sha)
-        report = json.loads((tmp_path / "m" / "report.json").read_text())
         assert e.state == "registered" and e.training_data_hash == report["data_sha256"]
         assert e.features_layout_version == report["layout_version"]
+        assert e.meta["bundle_sha256"] == hashlib.sha256((tmp_path / "m" / "model.json").read_bytes()).hexdigest()
+        reg.promote(sha, "active", reason="test")
+        entry, served = load_serving(reg)
+    assert entry.sha256 == sha
+    # what the registry serves predicts what the bundle predicts (float32 rows, as ONNX reads them)
+    X = synthetic_dataset(seed=11, events=20_000, horizon_ns=100_000_000).X[:300].astype(np.float32)
+    native = load_bundle(tmp_path / "m" / "model.json").predict_raw(X.astype(np.float64))
+    np.testing.assert_allclose(served.predict_raw_batch(X), native, rtol=0, atol=1e-5)
+    # other model kinds have no ONNX export: said, not registered
+    r = _run(["--out", str(tmp_path / "s"), "--events", "40000", "--rounds", "5", "--folds", "3",
+              "--model", "logistic", "--registry", str(tmp_path / "reg")])
+    assert r.exit_code == 0 and "not registered: the registry serves ONNX" in r.output
 
 
 def test_train_on_a_features_parquet(tmp_path):

@@ -57,16 +57,20 @@ def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
 
 
 def _register(registry_dir, out: Path, report: dict) -> str:
-    """Register the model bundle through bot.ml.registry; returns a line for the user."""
+    """Register the ONNX model (trees + calibrator: what bot.ml.inference serves) through
+    bot.ml.registry; returns a line for the user."""
     try:
         from bot.ml.registry import Registry
     except ImportError:
         return "not registered: bot.ml.registry is not available in this build"
-    meta = {k: report[k] for k in ("layout_version", "feature_names", "data_sha256", "metrics", "config")}
-    meta.update(name=f"bot4-{report['config']['kind']}", library_versions=report["libraries"],
-                format="bot4-model/1 (model.json bundle: model, calibrator, metadata)")
+    if "onnx" not in report["files"]:
+        return (f"not registered: the registry serves ONNX and only --model lgbm exports to ONNX "
+                f"(this is {report['config']['kind']}); the bundle is {out / 'model.json'}")
+    meta = {k: report[k] for k in ("layout_version", "feature_names", "data_sha256", "metrics", "config",
+                                   "bundle_sha256", "onnx_parity")}
+    meta.update(name=f"bot4-{report['config']['kind']}", library_versions=report["libraries"], format="onnx")
     with Registry(registry_dir) as reg:
-        rec = reg.register(out / "model.json", meta)
+        rec = reg.register(out / "model.onnx", meta)
     return f"registered {rec.sha256} as {rec.name} v{rec.version} in {registry_dir} (state {rec.state})"
 
 
@@ -104,7 +108,7 @@ def _register(registry_dir, out: Path, report: dict) -> str:
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False),
               help="Registry directory to register the model bundle in (default: [ml] registry_dir).")
 @click.option("--register/--no-register", default=True, show_default=True,
-              help="Register the model bundle (model.json) in the model registry.")
+              help="Register the ONNX model (--model lgbm) in the model registry.")
 def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, horizon, horizon_samples, pt, sl, folds,
               embargo, purge, kind, blend, rounds, sentinel, registry_dir, register):
     """Train a classifier of the forward mid move with purged walk-forward CV.
@@ -112,7 +116,8 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, hor
     PATHS: recorded files (Binance, Tardis), a Bot4 event Parquet, or a features Parquet
     (`bot4 data features`); none: synthetic data (engine.synth) from --seed and --events.
     Prints each fold's AUC, log loss, Brier score and accuracy, and writes the model bundle
-    (model + isotonic calibrators + metadata) and a JSON report into --out.
+    (model + isotonic calibrators + metadata), for LightGBM the text model and the ONNX model
+    (trees + calibrators), and a JSON report into --out; registers the ONNX model.
     """
     from bot.ml.train import TrainConfig, train
 
@@ -157,6 +162,10 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, hor
                    f"Sharpe {s['sharpe_per_row']:.4f} (+- {s['sharpe_tolerance']:.4f}): "
                    f"{'passed' if s['passed'] else 'FAILED'}")
     out = Path(out_dir)
+    if "onnx_parity" in report:
+        op = report["onnx_parity"]
+        click.echo(f"ONNX vs native on {op['rows']} rows: raw max |diff| {op['raw_max_abs_diff']:.2e}, "
+                   f"calibrated {op['calibrated_max_abs_diff']:.2e}")
     click.echo(f"wrote {', '.join(report['files'].values())}, {out / 'report.json'}")
     if register:
         if not registry_dir:

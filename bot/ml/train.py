@@ -18,6 +18,7 @@ has standard deviation about 1/sqrt(n) (Lo 2002, at Sharpe 0); the tolerance is 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -206,10 +207,33 @@ def load_bundle(path) -> TrainedModel:
     return TrainedModel(model_from_dict(d["model"]), RegimeCalibrator.from_dict(d["calibrator"]), d["meta"])
 
 
+def _export_onnx(model, calibrator, X, path, check_rows: int = 2000) -> dict | None:
+    """Write the LightGBM model with its calibrator as ONNX (bot.ml.onnx_export) and return the
+    largest differences from the native model on up to `check_rows` training rows (the ONNX
+    trees read float32, so the native side gets the same float32-rounded rows); None when the
+    exporter is not in this build."""
+    try:
+        from bot.ml.onnx_export import export_lightgbm, save_onnx
+    except ImportError:
+        return None
+    import onnxruntime as ort
+
+    data = save_onnx(export_lightgbm(model, calibrator), os.fspath(path))
+    rows = np.asarray(X[:check_rows], dtype=np.float32)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: rows})))
+    x64 = rows.astype(np.float64)
+    raw = model.predict_proba(x64)
+    return {"rows": int(len(rows)),
+            "raw_max_abs_diff": float(np.abs(got["probabilities"][:, 1] - raw).max()),
+            "calibrated_max_abs_diff": float(np.abs(got["calibrated"] - calibrator.transform(raw, x64)).max())}
+
+
 def train(ds: Dataset, cfg: TrainConfig, out_dir, progress=None, sentinel: bool = False) -> dict:
     """CV, calibration on all out-of-fold predictions, final fit on every row, and files in
-    out_dir: model.json (bundle: model, calibrator, metadata), model.txt (the LightGBM text
-    model, for kind lgbm), report.json. Returns the report."""
+    out_dir: model.json (bundle: model, calibrator, metadata), for kind lgbm also model.txt
+    (the LightGBM text model) and model.onnx (trees + calibrator, what the registry serves),
+    and report.json. Returns the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cv = cross_validate(ds, cfg, progress=progress)
@@ -227,10 +251,17 @@ def train(ds: Dataset, cfg: TrainConfig, out_dir, progress=None, sentinel: bool 
               "calibrator": calibrator.to_dict(), "meta": meta}
     (out / "model.json").write_text(json.dumps(bundle))
     files = {"bundle": str(out / "model.json")}
+    onnx_parity = None
     if cfg.kind == "lgbm":
         model.booster.save_model(os.fspath(out / "model.txt"))
         files["lightgbm"] = str(out / "model.txt")
-    report = {**meta, "folds": cv.folds, "calibration": cv.calibration, "files": files}
+        onnx_parity = _export_onnx(model, calibrator, ds.X, out / "model.onnx")
+        if onnx_parity is not None:
+            files["onnx"] = str(out / "model.onnx")
+    report = {**meta, "folds": cv.folds, "calibration": cv.calibration, "files": files,
+              "bundle_sha256": hashlib.sha256((out / "model.json").read_bytes()).hexdigest()}
+    if onnx_parity is not None:
+        report["onnx_parity"] = onnx_parity
     if sentinel:
         report["sentinel"] = leakage_sentinel(ds, cfg)
     (out / "report.json").write_text(json.dumps(report, indent=2))
