@@ -77,7 +77,7 @@ def _register(registry_dir, out: Path, report: dict) -> str:
 @click.command("train")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for model.json, model.txt and report.json.")
+              help="Directory for model.json, model.txt, model.onnx and report.json.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Synthetic data seed (no PATHS) and model seed.")
 @click.option("--events", type=click.IntRange(min=1000), default=200_000, show_default=True,
               help="Synthetic events per regime (no PATHS).")
@@ -96,7 +96,9 @@ def _register(registry_dir, out: Path, report: dict) -> str:
 @click.option("--sl", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Triple barrier: stop-loss width in rolling sigmas.")
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Walk-forward test folds.")
-@click.option("--embargo", default="1s", show_default=True, help="Embargo after each test window (time).")
+@click.option("--embargo", default="1s", show_default=True,
+              help="Embargo after each test window (time). Walk-forward training rows all precede the test "
+                   "window, so it drops rows in the stacking ensemble's inner k-fold.")
 @click.option("--purge/--no-purge", default=True, show_default=True,
               help="Purge training rows whose label window overlaps the test window.")
 @click.option("--model", "kind", type=click.Choice(sorted(MODEL_KINDS)), default="lgbm", show_default=True)
