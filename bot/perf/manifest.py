@@ -112,16 +112,21 @@ def percentiles(latency_ns: np.ndarray) -> dict[str, float]:
     return {f"p{p:g}": float(v) for p, v in zip(PERCENTILES, vals)}
 
 
+# Hot-path stages that run in Python over a library (onnxruntime, numpy) rather than in
+# engine/: listed here, since they cannot be discovered by walking one package.
+PYTHON_STAGE_MODULES = ("bot.ml.inference",)
+
+
 def engine_stage_providers():
-    """Every engine module with a perf_stages() function, by name."""
+    """Every engine module with a perf_stages() function, and PYTHON_STAGE_MODULES, by name."""
     import engine
 
+    names = [f"engine.{mod.name}" for mod in pkgutil.iter_modules(engine.__path__)]
     out = {}
-    for mod in pkgutil.iter_modules(engine.__path__):
-        m = importlib.import_module(f"engine.{mod.name}")
-        fn = getattr(m, "perf_stages", None)
+    for name in [*names, *PYTHON_STAGE_MODULES]:
+        fn = getattr(importlib.import_module(name), "perf_stages", None)
         if callable(fn):
-            out[mod.name] = fn
+            out[name] = fn
     return out
 
 
@@ -131,7 +136,7 @@ def stages(samples: int) -> dict:
         for name, st in fn(samples).items():
             lat = np.asarray(st["latency_ns"], dtype=np.float64)
             if lat.size < samples:
-                raise RuntimeError(f"engine.{module}.perf_stages gave {lat.size} samples for {name}, "
+                raise RuntimeError(f"{module}.perf_stages gave {lat.size} samples for {name}, "
                                    f"fewer than the {samples} asked for")
             out[name] = {
                 "samples": int(lat.size),
