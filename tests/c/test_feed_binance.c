@@ -13,17 +13,7 @@
 
 #include "feed_binance.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (cond) {                                                                    \
-            passed++;                                                                  \
-        } else {                                                                       \
-            failed++;                                                                  \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 static const bot4_feed_grid SPOT = {2, 6, 1, 1}; /* tick 0.01, lot 0.000001 */
 

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-static int passed, failed;
-#define CHECK(cond) do { if (cond) passed++; else { failed++; fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); } } while (0)
+#include "check.h"
 
 static uint64_t rng_state = 88172645463325252ULL;
 static double uniform(void)

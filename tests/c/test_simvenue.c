@@ -8,16 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (c)                                                                     \
-            passed++;                                                              \
-        else {                                                                     \
-            failed++;                                                              \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);                    \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 static bot4_event ev[200000];
 static int64_t nev, last_u;

@@ -11,17 +11,7 @@
 #include "simd.h"
 #include "ta.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond) {                                                          \
-            passed++;                                                        \
-        } else {                                                             \
-            failed++;                                                        \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* Same bits, NaN equal to NaN. */
 static int same(double a, double b)
