@@ -1,19 +1,5 @@
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t
-
-
-cdef extern from "events.h":
-    ctypedef struct bot4_event:
-        int64_t ts_exch
-        int64_t ts_local
-        int64_t price
-        int64_t qty
-        int64_t seq_first
-        int64_t seq_last
-        int64_t seq_prev
-        uint8_t kind
-        uint8_t side
-        uint16_t flags
-        uint32_t reserved
+from engine.events cimport bot4_event
 
 
 cdef extern from "feed_binance.h":
