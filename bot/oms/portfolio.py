@@ -21,7 +21,7 @@ from fractions import Fraction
 
 
 class PortfolioError(ValueError):
-    pass
+    """A fill or cash movement the portfolio cannot book (bad side, quantity or price)."""
 
 
 def _check_int(name, v, positive=True):

@@ -40,7 +40,7 @@ NS_PER_DAY = 86_400 * 10**9
 
 
 class VenueConfigError(ValueError):
-    pass
+    """A simulated-venue setting is out of range or inconsistent."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ order and instrument.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from decimal import Decimal
 
 import numpy as np
@@ -84,11 +85,13 @@ class SqlStore(Store):
     MIGRATIONS: list = []
 
     # -- backend hooks ---------------------------------------------------------------------
-    def _tx(self):  # context manager -> cursor wrapper, one write transaction
-        raise NotImplementedError
+    @abstractmethod
+    def _tx(self):
+        """Context manager -> cursor wrapper, one write transaction."""
 
-    def _read(self):  # context manager -> cursor wrapper for reads
-        raise NotImplementedError
+    @abstractmethod
+    def _read(self):
+        """Context manager -> cursor wrapper for reads."""
 
     def _dec_in(self, d: Decimal):
         return d
@@ -111,8 +114,9 @@ class SqlStore(Store):
             row = cur.one("SELECT MAX(version) FROM schema_version")
             return int(row[0] or 0)
 
+    @abstractmethod
     def _has_table(self, cur, name: str) -> bool:
-        raise NotImplementedError
+        """Whether the backend's current schema has table `name`."""
 
     def _migration_lock(self, cur) -> None:
         """Serialize concurrent migrators (inside the migration transaction)."""
