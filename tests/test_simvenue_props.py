@@ -100,8 +100,15 @@ def test_random_flow_is_consistent(synth, actions, seed):
                     assert f.price <= max(prices)  # impact is 0 by default
                 else:
                     assert f.price >= min(prices)
-        for f in fills:
-            assert f.fee == Decimal(f.price * f.qty) * (inst.tick_size * inst.lot_size) * 10 / 10_000
+    # Fees follow the 30-day volume tiers: the rate in force is the tier of the quote volume
+    # filled before each fill (a run is far shorter than 30 days, so nothing ages out).
+    volume = Decimal(0)
+    unit = inst.tick_size * inst.lot_size
+    for f in sorted((r for r in seen if r.kind == "fill"), key=lambda r: r.ts):
+        maker_bps, taker_bps = venue.config.fees.rates(volume)
+        notional = Decimal(f.price * f.qty) * unit
+        assert f.fee == notional * (maker_bps if f.liquidity == "maker" else taker_bps) / 10_000
+        volume += notional
     assert oms.portfolio.conservation_gap() == 0
     working = {c for c, o in oms.orders.items() if not o.state.terminal and o.state.value != "new"}
     at_venue = {c for c, info in venue._orders.items() if venue.core.get(info.core_id) is not None}
