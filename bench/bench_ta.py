@@ -1,11 +1,10 @@
 """TA indicators: batch over the 2h BTCUSDT bars (35k bars) against plain numpy references
-of the same formulas, timed in the same run; the SIMD window kernel against its scalar
-body; streaming update cost per bar (C loop from perf_stages, and through Python).
+of the same formulas and against TA-Lib, timed in the same run; streaming update cost per
+bar (C loop from perf_stages, and through Python).
 
 Figures: ta.batch.<name>.bars_per_s, ta.batch.<name>.speedup_vs_numpy (gated),
-ta.batch.<name>.speedup_vs_talib (reported: TA-Lib is the other C implementation),
-ta.window_sum.avx2.speedup_vs_scalar, ta.stream.<name>.update_ns (C) and
-ta.stream.<name>.update_py_ns (Python call per bar).
+ta.batch.<name>.speedup_vs_talib (TA-Lib is the other C implementation),
+ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns (Python call per bar).
 """
 
 import math
@@ -17,7 +16,6 @@ import pytest
 import talib
 from numpy.lib.stride_tricks import sliding_window_view as windows
 
-import engine.simd as simd
 import engine.ta as ta
 from bench.conftest import median_seconds
 from bot.data.ohlcv import read_ohlcv
@@ -141,18 +139,6 @@ def test_batch_vs_numpy(bars, figure, name, ours, ref, talib_call):
     if talib_call is not None:
         t_talib = median_seconds(lambda: talib_call(talib, bars), rounds=7)
         figure(f"ta.batch.{name}.speedup_vs_talib", t_talib / t_ours, "x")
-
-
-def test_window_kernel_simd_vs_scalar(bars, figure):
-    if not simd.supported("avx2"):
-        pytest.skip("no AVX2 here")
-    x = np.tile(bars.close, 4)
-    t_scalar = median_seconds(lambda: ta.window_kernel("sum", x, 20, level="scalar"), rounds=9)
-    t_avx2 = median_seconds(lambda: ta.window_kernel("sum", x, 20, level="avx2"), rounds=9)
-    figure("ta.window_sum.w20.avx2.speedup_vs_scalar", t_scalar / t_avx2, "x")
-    t_scalar = median_seconds(lambda: ta.window_kernel("meanstd", x, 20, level="scalar"), rounds=9)
-    t_avx2 = median_seconds(lambda: ta.window_kernel("meanstd", x, 20, level="avx2"), rounds=9)
-    figure("ta.window_meanstd.w20.avx2.speedup_vs_scalar", t_scalar / t_avx2, "x")
 
 
 def test_stream_update_cost(bars, figure):

@@ -49,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "simd.h"
 
 /* TA-Lib's zero tests (ta_utility.h). */
 #define TA_EPSILON 0.00000000000001
@@ -93,46 +92,14 @@ static inline double ring_last(const ring *r, int m, int k)
 
 static inline int ring_full(const ring *r) { return r->len == r->cap; }
 
-/* The reductions below read the last m values oldest first, in the same operation order
- * as ta_window.c's kernels. */
-static double ring_sum(const ring *r, int m)
-{
-    double acc = ring_last(r, m, 0);
-    for (int k = 1; k < m; k++) acc += ring_last(r, m, k);
-    return acc;
-}
-
-static double ring_wsum(const ring *r, int m)
-{
-    double acc = ring_last(r, m, 0);
-    for (int k = 1; k < m; k++) acc += (double)(k + 1) * ring_last(r, m, k);
-    return acc;
-}
-
-static double ring_max(const ring *r, int m)
-{
-    double acc = ring_last(r, m, 0);
-    for (int k = 1; k < m; k++) {
-        double x = ring_last(r, m, k);
-        acc = x > acc ? x : acc;
-    }
-    return acc;
-}
-
-static double ring_min(const ring *r, int m)
-{
-    double acc = ring_last(r, m, 0);
-    for (int k = 1; k < m; k++) {
-        double x = ring_last(r, m, k);
-        acc = x < acc ? x : acc;
-    }
-    return acc;
-}
-
+/* Population mean and standard deviation of the last m values, two-pass (the BBANDS fallback
+ * for windows too flat for the shifted one-pass sums below). */
 static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
 {
     const double wd = (double)m;
-    const double mu = ring_sum(r, m) / wd;
+    double acc = ring_last(r, m, 0);
+    for (int k = 1; k < m; k++) acc += ring_last(r, m, k);
+    const double mu = acc / wd;
     double d = ring_last(r, m, 0) - mu;
     double sq = d * d;
     for (int k = 1; k < m; k++) {
@@ -141,6 +108,272 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
     }
     *mean = mu;
     *sd = sqrt(sq / wd);
+}
+
+/* ---- sliding windows in O(1) per bar -------------------------------------------------- *
+ *
+ * The values fed to a window are cut into blocks of m (the k-th value fed sits at position
+ * k mod m of its block). The window of the last m values is a suffix of the previous block
+ * followed by the prefix of the current one, so its aggregate is suf[phase] (op) pre: `pre`
+ * is the current block's running aggregate (oldest first) and suf[j] the previous block's
+ * aggregate of positions j..m-1, computed right to left (suf[j] = x_j op suf[j+1]) once,
+ * when that block completed. This is the "two stacks" queue (van Herk 1992, Gil & Werman
+ * 1993 for max/min): per value one prefix op and, amortized, one suffix op, plus one op per
+ * output; the O(m) suffix pass runs once every m values.
+ * Sums: an output is the sum of two fresh partial sums of at most m values, never a running
+ * total that values are added to and later subtracted from, so its error is bounded by the
+ * window alone, (m-1) eps sum|x| as for a fresh left-to-right sum, and does not drift with
+ * the history (a running sum keeps the rounding residue of every large value that ever
+ * passed through it: 3e-11 in TA-Lib's SMA after a fall from 50000 to 0.001, see the tests).
+ * Max and min are exact.
+ * Kinds of window (the fields each uses):
+ *   sum:  suf/pre = sums.
+ *   wsum: weights 1..m, oldest first. suf = suffix sums S, suf2[j] = sum_{k>=j} (k-j+1) x_k
+ *         (= S_j + suf2[j+1]), pre = prefix sum P, pre2 = sum (k+1) x_k over the block; the
+ *         window is suf2[phase] + pre2 + (m - phase) P: every term is a sum of w x with w > 0.
+ *   var:  sums of d and d*d with d = x - shift, shift = the newest value when the previous
+ *         block completed (the same shift for both halves of every window).
+ *   max/min: suf/pre = extremes; ext also keeps block positions (suf_at, pre_at), ties to
+ *         the later value (AROON).
+ */
+typedef struct win {
+    int m;
+    double inv_m;    /* 1/m: means multiply by it (within an ulp of dividing, and no divide
+                      * on every bar) */
+    int phase;       /* values in the current block: 0..m; m = complete, flips on next push */
+    int full;        /* m values seen */
+    int pre_at;      /* ext: block position of the prefix extreme */
+    double pre, pre2;
+    double shift;    /* var */
+    double *cur;     /* [m] values of the current block */
+    double *suf;     /* [m] suffix aggregates of the previous block */
+    double *suf2;    /* [m] wsum, var: second suffix aggregate */
+    int *suf_at;     /* [m] ext: block position of the suffix extreme */
+} win;
+
+enum { WIN_SUM = 1, WIN_WSUM, WIN_VAR, WIN_MAX, WIN_MIN, WIN_EXT_MAX, WIN_EXT_MIN };
+
+static int win_init(win *w, int m, int mode)
+{
+    memset(w, 0, sizeof(*w));
+    w->m = m;
+    w->inv_m = 1.0 / m;
+    w->cur = (double *)malloc(sizeof(double) * (size_t)m);
+    w->suf = (double *)malloc(sizeof(double) * (size_t)m);
+    if (mode == WIN_WSUM || mode == WIN_VAR)
+        w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
+    if (mode == WIN_EXT_MAX || mode == WIN_EXT_MIN)
+        w->suf_at = (int *)malloc(sizeof(int) * (size_t)m);
+    if (!w->cur || !w->suf || ((mode == WIN_WSUM || mode == WIN_VAR) && !w->suf2) ||
+        ((mode == WIN_EXT_MAX || mode == WIN_EXT_MIN) && !w->suf_at))
+        return BOT4_TA_ENOMEM;
+    return BOT4_TA_OK;
+}
+
+static void win_free(win *w)
+{
+    free(w->cur);
+    free(w->suf);
+    free(w->suf2);
+    free(w->suf_at);
+}
+
+static void win_reset(win *w)
+{
+    w->phase = 0;
+    w->full = 0;
+    w->pre = w->pre2 = w->shift = 0.0;
+    w->pre_at = 0;
+}
+
+/* Each push below first starts a new block if the current one is complete: the suffix pass
+ * over the completed block (O(m), once every m values), then phase = 0. */
+
+static inline void win_sum_push(win *w, double x)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass, two values a step
+                               * (s_j = (x_j + x_j+1) + s_j+2) to halve the add chain */
+        const int m = w->m;
+        const double *x_ = w->cur;
+        double s = x_[m - 1];
+        w->suf[m - 1] = s;
+        int j = m - 2;
+        for (; j >= 1; j -= 2) {
+            const double a = x_[j];
+            const double s2 = (x_[j - 1] + a) + s;
+            w->suf[j] = a + s;
+            w->suf[j - 1] = s2;
+            s = s2;
+        }
+        if (j == 0) w->suf[0] = x_[0] + s;
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    w->cur[k] = x;
+    w->pre = k ? w->pre + x : x;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+static inline double win_sum(const win *w)
+{
+    return w->phase == w->m ? w->pre : w->suf[w->phase] + w->pre;
+}
+
+static inline void win_wsum_push(win *w, double x)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass */
+        const int m = w->m;
+        double s = w->cur[m - 1], sw = s;
+        w->suf[m - 1] = s;
+        w->suf2[m - 1] = sw;
+        for (int j = m - 2; j >= 0; j--) {
+            s = w->cur[j] + s;
+            sw = s + sw;
+            w->suf[j] = s;
+            w->suf2[j] = sw;
+        }
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    w->cur[k] = x;
+    w->pre = k ? w->pre + x : x;
+    w->pre2 = k ? w->pre2 + (double)(k + 1) * x : x;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+/* sum_{k=1..m} k x_k over the window, oldest first */
+static inline double win_wsum(const win *w)
+{
+    const int k = w->phase, m = w->m;
+    return k == m ? w->pre2 : w->suf2[k] + (w->pre2 + (double)(m - k) * w->pre);
+}
+
+static inline void win_var_push(win *w, double x)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass */
+        const int m = w->m;
+        const double shift = w->cur[m - 1];
+        double s = 0.0, s2 = 0.0; /* d of the newest value is 0 */
+        w->suf[m - 1] = s;
+        w->suf2[m - 1] = s2;
+        for (int j = m - 2; j >= 0; j--) {
+            const double d = w->cur[j] - shift;
+            s = d + s;
+            s2 = d * d + s2;
+            w->suf[j] = s;
+            w->suf2[j] = s2;
+        }
+        w->shift = shift;
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    if (!w->full && k == 0) w->shift = x; /* the very first value */
+    w->cur[k] = x;
+    const double d = x - w->shift;
+    w->pre = k ? w->pre + d : d;
+    w->pre2 = k ? w->pre2 + d * d : d * d;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+/* Sums of d and d*d over the window (d = x - w->shift). */
+static inline void win_var_sums(const win *w, double *s1, double *s2)
+{
+    const int k = w->phase;
+    if (k == w->m) {
+        *s1 = w->pre;
+        *s2 = w->pre2;
+    } else {
+        *s1 = w->suf[k] + w->pre;
+        *s2 = w->suf2[k] + w->pre2;
+    }
+}
+
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+
+static inline void win_max_push(win *w, double x)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass */
+        const int m = w->m;
+        double s = w->cur[m - 1];
+        w->suf[m - 1] = s;
+        for (int j = m - 2; j >= 0; j--) {
+            s = dmax(w->cur[j], s);
+            w->suf[j] = s;
+        }
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    w->cur[k] = x;
+    w->pre = k ? dmax(x, w->pre) : x;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+static inline double win_max(const win *w)
+{
+    return w->phase == w->m ? w->pre : dmax(w->suf[w->phase], w->pre);
+}
+
+static inline void win_min_push(win *w, double x)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass */
+        const int m = w->m;
+        double s = w->cur[m - 1];
+        w->suf[m - 1] = s;
+        for (int j = m - 2; j >= 0; j--) {
+            s = dmin(w->cur[j], s);
+            w->suf[j] = s;
+        }
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    w->cur[k] = x;
+    w->pre = k ? dmin(x, w->pre) : x;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+static inline double win_min(const win *w)
+{
+    return w->phase == w->m ? w->pre : dmin(w->suf[w->phase], w->pre);
+}
+
+/* Extreme with its position; is_max selects max (else min); ties go to the later value. */
+static inline void win_ext_push(win *w, double x, int is_max)
+{
+    if (w->phase == w->m) { /* the block is complete: its suffix pass */
+        const int m = w->m;
+        double s = w->cur[m - 1];
+        int at = m - 1;
+        w->suf[m - 1] = s;
+        w->suf_at[m - 1] = at;
+        for (int j = m - 2; j >= 0; j--) {
+            const double y = w->cur[j];
+            if (is_max ? y > s : y < s) {
+                s = y;
+                at = j;
+            }
+            w->suf[j] = s;
+            w->suf_at[j] = at;
+        }
+        w->phase = 0;
+    }
+    const int k = w->phase;
+    w->cur[k] = x;
+    if (k == 0 || (is_max ? x >= w->pre : x <= w->pre)) {
+        w->pre = x;
+        w->pre_at = k;
+    }
+    if (++w->phase == w->m) w->full = 1;
+}
+
+/* Window position (0 = oldest .. m-1 = newest) of the window's extreme. */
+static inline int win_ext_pos(const win *w, int is_max)
+{
+    const int k = w->phase, m = w->m;
+    if (k == m) return w->pre_at;
+    const double s = w->suf[k];
+    if (is_max ? w->pre >= s : w->pre <= s) return (m - k) + w->pre_at;
+    return w->suf_at[k] - k;
 }
 
 /* ---- EMA with TA-Lib seeding ---------------------------------------------------------- */
@@ -253,7 +486,8 @@ static inline double eom_term(double dm, double h, double l, double v, double sc
 
 /* ---- the indicator object ------------------------------------------------------------- */
 
-#define NRINGS 6
+#define NRINGS 2
+#define NWINS 6
 
 struct bot4_ta {
     int kind;
@@ -261,6 +495,7 @@ struct bot4_ta {
     int64_t t; /* bars seen */
     int64_t lookback;
     ring r[NRINGS];
+    win w[NWINS];
     union {
         struct { ema e1, e2, e3; } ema3;               /* EMA, DEMA, TEMA, CHAIKIN_VOL */
         struct { double prev_close; ema e; } force;
@@ -402,39 +637,80 @@ static int imax3(int a, int b, int c)
     return m > c ? m : c;
 }
 
-/* Ring capacities per kind (0 = unused). */
+/* Ring capacities per kind (0 = unused): the last values a kind reads one by one. */
 static void ring_caps(int kind, const double *p, int caps[NRINGS])
 {
     const int n = KINDS[kind].n_params ? (int)p[0] : 0;
     memset(caps, 0, sizeof(int) * NRINGS);
     switch (kind) {
-    case BOT4_TA_SMA: case BOT4_TA_WMA: case BOT4_TA_BBANDS: case BOT4_TA_CCI:
-    case BOT4_TA_GARMAN_KLASS: case BOT4_TA_PARKINSON: case BOT4_TA_EOM: case BOT4_TA_HURST:
+    case BOT4_TA_BBANDS: case BOT4_TA_CCI: case BOT4_TA_HURST:
         caps[0] = n;
         break;
     case BOT4_TA_ROC:
         caps[0] = n + 1;
         break;
-    case BOT4_TA_STOCH:
-        caps[0] = caps[1] = n;
-        caps[2] = (int)p[1];
-        caps[3] = (int)p[2];
-        break;
-    case BOT4_TA_WILLR: case BOT4_TA_DONCHIAN: case BOT4_TA_MFI: case BOT4_TA_VWAP:
-    case BOT4_TA_CMF:
-        caps[0] = caps[1] = n;
-        break;
-    case BOT4_TA_AROON:
-        caps[0] = caps[1] = n + 1;
-        break;
-    case BOT4_TA_ULTOSC:
-        caps[0] = caps[1] = imax3((int)p[0], (int)p[1], (int)p[2]);
-        break;
-    case BOT4_TA_ICHIMOKU:
-        caps[0] = caps[1] = imax3((int)p[0], (int)p[1], (int)p[2]);
-        break;
     case BOT4_TA_CHAIKIN_VOL:
         caps[0] = (int)p[1] + 1;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Sliding windows per kind: length and kind of window (0 = unused). */
+static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS])
+{
+    const int n = KINDS[kind].n_params ? (int)p[0] : 0;
+    memset(len, 0, sizeof(int) * NWINS);
+    memset(mode, 0, sizeof(int) * NWINS);
+    switch (kind) {
+    case BOT4_TA_SMA: case BOT4_TA_GARMAN_KLASS: case BOT4_TA_PARKINSON: case BOT4_TA_EOM:
+    case BOT4_TA_CCI:
+        len[0] = n;
+        mode[0] = WIN_SUM;
+        break;
+    case BOT4_TA_WMA:
+        len[0] = n;
+        mode[0] = WIN_WSUM;
+        break;
+    case BOT4_TA_BBANDS:
+        len[0] = n;
+        mode[0] = WIN_VAR;
+        break;
+    case BOT4_TA_MFI: case BOT4_TA_VWAP: case BOT4_TA_CMF:
+        len[0] = len[1] = n;
+        mode[0] = mode[1] = WIN_SUM;
+        break;
+    case BOT4_TA_WILLR: case BOT4_TA_DONCHIAN:
+        len[0] = len[1] = n;
+        mode[0] = WIN_MAX;
+        mode[1] = WIN_MIN;
+        break;
+    case BOT4_TA_STOCH:
+        len[0] = len[1] = n;
+        mode[0] = WIN_MAX;
+        mode[1] = WIN_MIN;
+        len[2] = (int)p[1];
+        len[3] = (int)p[2];
+        mode[2] = mode[3] = WIN_SUM;
+        break;
+    case BOT4_TA_AROON:
+        len[0] = len[1] = n + 1;
+        mode[0] = WIN_EXT_MAX;
+        mode[1] = WIN_EXT_MIN;
+        break;
+    case BOT4_TA_ULTOSC: /* a sums for the three periods, then b sums */
+        for (int i = 0; i < 3; i++) {
+            len[i] = len[3 + i] = (int)p[i];
+            mode[i] = mode[3 + i] = WIN_SUM;
+        }
+        break;
+    case BOT4_TA_ICHIMOKU: /* max, min for each period */
+        for (int i = 0; i < 3; i++) {
+            len[2 * i] = len[2 * i + 1] = (int)p[i];
+            mode[2 * i] = WIN_MAX;
+            mode[2 * i + 1] = WIN_MIN;
+        }
         break;
     default:
         break;
@@ -481,6 +757,7 @@ void bot4_ta_reset(bot4_ta *ta)
         ta->r[i].len = 0;
         ta->r[i].head = 0;
     }
+    for (int i = 0; i < NWINS; i++) win_reset(&ta->w[i]);
     double *scratch = NULL, *log_lag = NULL;
     if (ta->kind == BOT4_TA_HURST) {
         scratch = ta->s.hurst.scratch;
@@ -542,6 +819,7 @@ void bot4_ta_destroy(bot4_ta *ta)
 {
     if (!ta) return;
     for (int i = 0; i < NRINGS; i++) free(ta->r[i].buf);
+    for (int i = 0; i < NWINS; i++) win_free(&ta->w[i]);
     if (ta->kind == BOT4_TA_HURST) {
         free(ta->s.hurst.scratch);
         free(ta->s.hurst.log_lag);
@@ -572,6 +850,14 @@ int bot4_ta_create(bot4_ta **out, int kind, const double *params)
             return BOT4_TA_ENOMEM;
         }
     }
+    int wlen[NWINS], wmode[NWINS];
+    win_specs(kind, ta->p, wlen, wmode);
+    for (int i = 0; i < NWINS; i++) {
+        if (wlen[i] && win_init(&ta->w[i], wlen[i], wmode[i]) != BOT4_TA_OK) {
+            bot4_ta_destroy(ta);
+            return BOT4_TA_ENOMEM;
+        }
+    }
     double *scratch = NULL, *log_lag = NULL;
     if (kind == BOT4_TA_HURST) {
         const int n = (int)ta->p[0], lags = (int)ta->p[1];
@@ -598,7 +884,7 @@ int64_t bot4_ta_count(const bot4_ta *ta) { return ta->t; }
 
 /* ---- per-kind updates ----------------------------------------------------------------- */
 
-static void update_rsi(bot4_ta *ta, double c, double *out)
+static inline __attribute__((always_inline)) void update_rsi(bot4_ta *ta, double c, double *out)
 {
     const int n = (int)ta->p[0];
     const int64_t t = ta->t;
@@ -624,7 +910,7 @@ static void update_rsi(bot4_ta *ta, double c, double *out)
     out[0] = tot != 0.0 ? 100.0 * (ta->s.rsi.gain / tot) : 0.0;
 }
 
-static void update_macd(bot4_ta *ta, double c, double *out)
+static inline __attribute__((always_inline)) void update_macd(bot4_ta *ta, double c, double *out)
 {
     const int64_t fast_from = ta->s.macd.slow.n - ta->s.macd.fast.n;
     out[0] = out[1] = out[2] = NAN;
@@ -637,39 +923,47 @@ static void update_macd(bot4_ta *ta, double c, double *out)
     out[2] = m - ta->s.macd.signal.value;
 }
 
-static void update_stoch(bot4_ta *ta, double h, double l, double c, double *out)
+static inline __attribute__((always_inline)) void update_stoch(bot4_ta *ta, double h, double l, double c, double *out)
 {
-    ring *hi = &ta->r[0], *lo = &ta->r[1], *fk = &ta->r[2], *sk = &ta->r[3];
+    win *hi = &ta->w[0], *lo = &ta->w[1], *fk = &ta->w[2], *sk = &ta->w[3];
     out[0] = out[1] = NAN;
-    ring_push(hi, h);
-    ring_push(lo, l);
-    if (!ring_full(hi)) return;
-    const double hh = ring_max(hi, hi->cap), ll = ring_min(lo, lo->cap);
+    win_max_push(hi, h);
+    win_min_push(lo, l);
+    if (!hi->full) return;
+    const double hh = win_max(hi), ll = win_min(lo);
     const double diff = (hh - ll) / 100.0;
-    ring_push(fk, diff != 0.0 ? (c - ll) / diff : 0.0);
-    if (!ring_full(fk)) return;
-    const double slowk = ring_sum(fk, fk->cap) / fk->cap;
-    ring_push(sk, slowk);
-    if (!ring_full(sk)) return;
+    win_sum_push(fk, diff != 0.0 ? (c - ll) / diff : 0.0);
+    if (!fk->full) return;
+    const double slowk = win_sum(fk) * fk->inv_m;
+    win_sum_push(sk, slowk);
+    if (!sk->full) return;
     out[0] = slowk;
-    out[1] = ring_sum(sk, sk->cap) / sk->cap;
+    out[1] = win_sum(sk) * sk->inv_m;
 }
 
-static void update_cci(bot4_ta *ta, double h, double l, double c, double *out)
+static inline __attribute__((always_inline)) void update_cci(bot4_ta *ta, double h, double l, double c, double *out)
 {
     ring *r = &ta->r[0];
     const int n = r->cap;
     const double tp = typical_price(h, l, c);
     ring_push(r, tp);
+    win_sum_push(&ta->w[0], tp);
     out[0] = NAN;
     if (!ring_full(r)) return;
-    /* storage order, as TA-Lib's circular buffer */
-    double avg = 0.0;
-    for (int i = 0; i < n; i++) avg += r->buf[i];
-    avg /= n;
-    double mad = 0.0;
-    for (int i = 0; i < n; i++) mad += fabs(r->buf[i] - avg);
-    mad /= n;
+    const double avg = win_sum(&ta->w[0]) * ta->w[0].inv_m;
+    /* the mean deviation needs every |tp - avg|: O(n), in four interleaved partial sums
+     * (storage order) so the adds do not wait on each other */
+    const double *b = r->buf;
+    double m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        m0 += fabs(b[i] - avg);
+        m1 += fabs(b[i + 1] - avg);
+        m2 += fabs(b[i + 2] - avg);
+        m3 += fabs(b[i + 3] - avg);
+    }
+    for (; i < n; i++) m0 += fabs(b[i] - avg);
+    const double mad = ((m0 + m1) + (m2 + m3)) / n;
     const double dev = tp - avg, scale = fabs(avg);
     /* "is the window flat?" relative to its own price level, as TA-Lib */
     out[0] = (!TA_IS_ZERO_SCALED(dev, scale) && !TA_IS_ZERO_SCALED(mad, scale))
@@ -677,9 +971,9 @@ static void update_cci(bot4_ta *ta, double h, double l, double c, double *out)
                  : 0.0;
 }
 
-static void update_mfi(bot4_ta *ta, double h, double l, double c, double v, double *out)
+static inline __attribute__((always_inline)) void update_mfi(bot4_ta *ta, double h, double l, double c, double v, double *out)
 {
-    ring *pos = &ta->r[0], *neg = &ta->r[1];
+    win *pos = &ta->w[0], *neg = &ta->w[1];
     const double tp = typical_price(h, l, c);
     out[0] = NAN;
     if (ta->t == 0) {
@@ -692,18 +986,18 @@ static void update_mfi(bot4_ta *ta, double h, double l, double c, double v, doub
     const double mf = tp * v;
     /* TA-Lib's scale-aware tie test: a change within 1e-14 of the prices is no change */
     const int tie = TA_IS_ZERO_SCALED(d, fabs(tp) + fabs(prev));
-    ring_push(pos, !tie && d > 0 ? mf : 0.0);
-    ring_push(neg, !tie && d < 0 ? mf : 0.0);
-    if (!ring_full(pos)) return;
-    const double ps = ring_sum(pos, pos->cap), ns = ring_sum(neg, neg->cap);
+    win_sum_push(pos, !tie && d > 0 ? mf : 0.0);
+    win_sum_push(neg, !tie && d < 0 ? mf : 0.0);
+    if (!pos->full) return;
+    const double ps = win_sum(pos), ns = win_sum(neg);
     const double tot = ps + ns;
-    /* fresh sums of non-negative terms: 0 <= ps <= tot, so no clamp is needed */
+    /* window sums of non-negative terms (no running total): 0 <= ps <= tot, no clamp */
     out[0] = tot <= 0.0 ? 0.0 : 100.0 * (ps / tot);
 }
 
-static void update_ultosc(bot4_ta *ta, double h, double l, double c, double *out)
+static inline __attribute__((always_inline)) void update_ultosc(bot4_ta *ta, double h, double l, double c, double *out)
 {
-    ring *a = &ta->r[0], *b = &ta->r[1];
+    win *w = ta->w; /* w[0..2]: sums of a per period (shortest first), w[3..5]: of b */
     out[0] = NAN;
     if (ta->t == 0) {
         ta->s.pc.prev_close = c;
@@ -712,23 +1006,25 @@ static void update_ultosc(bot4_ta *ta, double h, double l, double c, double *out
     const double pc = ta->s.pc.prev_close;
     ta->s.pc.prev_close = c;
     const double true_low = l < pc ? l : pc;
-    ring_push(a, c - true_low);
-    ring_push(b, true_range(h, l, pc));
-    if (!ring_full(a)) return;
-    const double w[3] = {4.0, 2.0, 1.0};
+    const double a = c - true_low, b = true_range(h, l, pc);
+    for (int i = 0; i < 3; i++) {
+        win_sum_push(&w[i], a);
+        win_sum_push(&w[3 + i], b);
+    }
+    if (!w[2].full) return;
+    const double wt[3] = {4.0, 2.0, 1.0};
     double acc = 0.0;
     for (int i = 0; i < 3; i++) {
-        const int m = (int)ta->p[i];
-        const double bs = ring_sum(b, m);
+        const double bs = win_sum(&w[3 + i]);
         if (!TA_IS_ZERO(bs)) {
-            const double q = ring_sum(a, m) / bs;
-            acc += i == 2 ? q : w[i] * q;
+            const double q = win_sum(&w[i]) / bs;
+            acc += i == 2 ? q : wt[i] * q;
         }
     }
     out[0] = 100.0 * (acc / 7.0);
 }
 
-static void update_adx(bot4_ta *ta, double h, double l, double c, double *out)
+static inline __attribute__((always_inline)) void update_adx(bot4_ta *ta, double h, double l, double c, double *out)
 {
     const int n = (int)ta->p[0];
     const int64_t t = ta->t;
@@ -776,27 +1072,22 @@ static void update_adx(bot4_ta *ta, double h, double l, double c, double *out)
     out[0] = ta->s.adx.adx;
 }
 
-static void update_aroon(bot4_ta *ta, double h, double l, double *out)
+static inline __attribute__((always_inline)) void update_aroon(bot4_ta *ta, double h, double l, double *out)
 {
-    ring *hi = &ta->r[0], *lo = &ta->r[1];
+    win *hi = &ta->w[0], *lo = &ta->w[1]; /* n + 1 bars */
     const int n = (int)ta->p[0];
-    ring_push(hi, h);
-    ring_push(lo, l);
+    win_ext_push(hi, h, 1);
+    win_ext_push(lo, l, 0);
     out[0] = out[1] = NAN;
-    if (!ring_full(hi)) return;
-    int khi = 0, klo = 0;
-    double best_hi = ring_last(hi, n + 1, 0), best_lo = ring_last(lo, n + 1, 0);
-    for (int k = 1; k <= n; k++) {
-        const double x = ring_last(hi, n + 1, k), y = ring_last(lo, n + 1, k);
-        if (x >= best_hi) { best_hi = x; khi = k; }
-        if (y <= best_lo) { best_lo = y; klo = k; }
-    }
+    if (!hi->full) return;
+    /* window positions (0 = oldest) of the highest high / lowest low, ties to the latest */
+    const int khi = win_ext_pos(hi, 1), klo = win_ext_pos(lo, 0);
     const double factor = 100.0 / n;
     out[0] = factor * (n - (n - klo));
     out[1] = factor * (n - (n - khi));
 }
 
-static void update_sar(bot4_ta *ta, double h, double l, double *out)
+static inline __attribute__((always_inline)) void update_sar(bot4_ta *ta, double h, double l, double *out)
 {
     const double acc = ta->p[0] > ta->p[1] ? ta->p[1] : ta->p[0];
     const double amax = ta->p[1];
@@ -877,7 +1168,7 @@ static void update_sar(bot4_ta *ta, double h, double l, double *out)
     ta->s.sar.af = af;
 }
 
-static void update_supertrend(bot4_ta *ta, double h, double l, double c, double *out)
+static inline __attribute__((always_inline)) void update_supertrend(bot4_ta *ta, double h, double l, double c, double *out)
 {
     out[0] = out[1] = NAN;
     if (ta->t == 0) {
@@ -911,15 +1202,14 @@ static void update_supertrend(bot4_ta *ta, double h, double l, double c, double 
     out[1] = (double)trend;
 }
 
-static void update_ichimoku(bot4_ta *ta, double h, double l, double *out)
+static inline __attribute__((always_inline)) void update_ichimoku(bot4_ta *ta, double h, double l, double *out)
 {
-    ring *hi = &ta->r[0], *lo = &ta->r[1];
-    ring_push(hi, h);
-    ring_push(lo, l);
+    win *w = ta->w; /* w[2i], w[2i+1]: max of highs, min of lows over period i */
     double mid[3];
     for (int i = 0; i < 3; i++) {
-        const int m = (int)ta->p[i];
-        mid[i] = hi->len >= m ? (ring_max(hi, m) + ring_min(lo, m)) / 2.0 : NAN;
+        win_max_push(&w[2 * i], h);
+        win_min_push(&w[2 * i + 1], l);
+        mid[i] = w[2 * i].full ? (win_max(&w[2 * i]) + win_min(&w[2 * i + 1])) / 2.0 : NAN;
     }
     out[0] = mid[0];
     out[1] = mid[1];
@@ -927,7 +1217,7 @@ static void update_ichimoku(bot4_ta *ta, double h, double l, double *out)
     out[3] = mid[2];
 }
 
-static void update_hurst(bot4_ta *ta, double c, double *out)
+static inline __attribute__((always_inline)) void update_hurst(bot4_ta *ta, double c, double *out)
 {
     ring *r = &ta->r[0];
     const int n = r->cap, lags = (int)ta->p[1];
@@ -977,13 +1267,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
     const int n = KINDS[kind].n_params ? (int)p[0] : 0;
     switch (kind) {
     case BOT4_TA_SMA:
-        ring_push(&ta->r[0], c);
-        out[0] = ring_full(&ta->r[0]) ? ring_sum(&ta->r[0], n) / n : NAN;
+        win_sum_push(&ta->w[0], c);
+        out[0] = ta->w[0].full ? win_sum(&ta->w[0]) * ta->w[0].inv_m : NAN;
         break;
     case BOT4_TA_WMA:
-        ring_push(&ta->r[0], c);
-        out[0] = ring_full(&ta->r[0])
-                     ? ring_wsum(&ta->r[0], n) / (double)(((int64_t)n * (n + 1)) >> 1)
+        win_wsum_push(&ta->w[0], c);
+        out[0] = ta->w[0].full
+                     ? win_wsum(&ta->w[0]) / (double)(((int64_t)n * (n + 1)) >> 1)
                      : NAN;
         break;
     case BOT4_TA_EMA:
@@ -1014,12 +1304,12 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         update_cci(ta, h, l, c, out);
         break;
     case BOT4_TA_WILLR: {
-        ring *hi = &ta->r[0], *lo = &ta->r[1];
-        ring_push(hi, h);
-        ring_push(lo, l);
+        win *hi = &ta->w[0], *lo = &ta->w[1];
+        win_max_push(hi, h);
+        win_min_push(lo, l);
         out[0] = NAN;
-        if (ring_full(hi)) {
-            const double hh = ring_max(hi, n), ll = ring_min(lo, n);
+        if (hi->full) {
+            const double hh = win_max(hi), ll = win_min(lo);
             const double diff = (hh - ll) / (-100.0);
             out[0] = diff != 0.0 ? (hh - c) / diff : 0.0;
         }
@@ -1086,11 +1376,23 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         break;
     case BOT4_TA_BBANDS: {
         ring *r = &ta->r[0];
+        win *w = &ta->w[0];
+        win_var_push(w, c);
         ring_push(r, c);
         out[0] = out[1] = out[2] = NAN;
-        if (ring_full(r)) {
-            double mean, sd;
-            ring_meanstd(r, n, &mean, &sd);
+        if (w->full) {
+            double mean, sd, s1, s2;
+            win_var_sums(w, &s1, &s2);
+            const double md = s1 / n, q = s2 / n, var = q - md * md;
+            /* one-pass variance about the shift: its error is at most ~3 n eps q, so when
+             * var > n q 2^-16 the relative error of var is below 3 2^-36 (sd: 2e-11);
+             * flatter windows (|mean - shift| over ~50 sd, or flat) take the two-pass */
+            if (var > (double)n * q * 0x1p-16) {
+                mean = w->shift + md;
+                sd = sqrt(var);
+            } else {
+                ring_meanstd(r, n, &mean, &sd);
+            }
             out[0] = mean + p[1] * sd;
             out[1] = mean;
             out[2] = mean - p[2] * sd;
@@ -1113,12 +1415,12 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         break;
     }
     case BOT4_TA_DONCHIAN: {
-        ring *hi = &ta->r[0], *lo = &ta->r[1];
-        ring_push(hi, h);
-        ring_push(lo, l);
+        win *hi = &ta->w[0], *lo = &ta->w[1];
+        win_max_push(hi, h);
+        win_min_push(lo, l);
         out[0] = out[1] = out[2] = NAN;
-        if (ring_full(hi)) {
-            const double u = ring_max(hi, n), d = ring_min(lo, n);
+        if (hi->full) {
+            const double u = win_max(hi), d = win_min(lo);
             out[0] = u;
             out[1] = (u + d) / 2.0;
             out[2] = d;
@@ -1138,12 +1440,12 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         break;
     }
     case BOT4_TA_GARMAN_KLASS:
-        ring_push(&ta->r[0], gk_term(o, h, l, c));
-        out[0] = ring_full(&ta->r[0]) ? sqrt(ring_sum(&ta->r[0], n) / n) : NAN;
+        win_sum_push(&ta->w[0], gk_term(o, h, l, c));
+        out[0] = ta->w[0].full ? sqrt(win_sum(&ta->w[0]) * ta->w[0].inv_m) : NAN;
         break;
     case BOT4_TA_PARKINSON:
-        ring_push(&ta->r[0], parkinson_term(h, l));
-        out[0] = ring_full(&ta->r[0]) ? parkinson_from_sum(ring_sum(&ta->r[0], n), n) : NAN;
+        win_sum_push(&ta->w[0], parkinson_term(h, l));
+        out[0] = ta->w[0].full ? parkinson_from_sum(win_sum(&ta->w[0]), n) : NAN;
         break;
     case BOT4_TA_OBV:
         /* +v up, -v down, +0 on a tie: branch-free, the direction is a coin flip */
@@ -1153,13 +1455,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         out[0] = ta->s.cum.value;
         break;
     case BOT4_TA_VWAP: {
-        ring *pv = &ta->r[0], *vol = &ta->r[1];
-        ring_push(pv, typical_price(h, l, c) * v);
-        ring_push(vol, v);
+        win *pv = &ta->w[0], *vol = &ta->w[1];
+        win_sum_push(pv, typical_price(h, l, c) * v);
+        win_sum_push(vol, v);
         out[0] = NAN;
-        if (ring_full(pv)) {
-            const double sv = ring_sum(vol, n);
-            if (sv > 0.0) out[0] = ring_sum(pv, n) / sv;
+        if (pv->full) {
+            const double sv = win_sum(vol);
+            if (sv > 0.0) out[0] = win_sum(pv) / sv;
         }
         break;
     }
@@ -1168,13 +1470,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         out[0] = ta->s.cum.value;
         break;
     case BOT4_TA_CMF: {
-        ring *mfv = &ta->r[0], *vol = &ta->r[1];
-        ring_push(mfv, bot4_ta_clv_term(h, l, c, v));
-        ring_push(vol, v);
+        win *mfv = &ta->w[0], *vol = &ta->w[1];
+        win_sum_push(mfv, bot4_ta_clv_term(h, l, c, v));
+        win_sum_push(vol, v);
         out[0] = NAN;
-        if (ring_full(mfv)) {
-            const double sv = ring_sum(vol, n);
-            out[0] = sv > 0.0 ? ring_sum(mfv, n) / sv : 0.0;
+        if (mfv->full) {
+            const double sv = win_sum(vol);
+            out[0] = sv > 0.0 ? win_sum(mfv) / sv : 0.0;
         }
         break;
     }
@@ -1188,8 +1490,8 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         const double mid = (h + l) / 2.0;
         out[0] = NAN;
         if (ta->t > 0) {
-            ring_push(&ta->r[0], eom_term(mid - ta->s.pc.prev_close, h, l, v, p[1]));
-            if (ring_full(&ta->r[0])) out[0] = ring_sum(&ta->r[0], n) / n;
+            win_sum_push(&ta->w[0], eom_term(mid - ta->s.pc.prev_close, h, l, v, p[1]));
+            if (ta->w[0].full) out[0] = win_sum(&ta->w[0]) * ta->w[0].inv_m;
         }
         ta->s.pc.prev_close = mid;
         break;
@@ -1212,142 +1514,65 @@ int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v
 
 /* ---- batch ---------------------------------------------------------------------------- */
 
+/* One loop per kind, each in its own function: with the kind a constant, update_kind's switch
+ * folds away and the kind's code is inlined, and the local copy of the state (sharing ta's
+ * buffers) is only ever accessed field by field, so the compiler keeps the fields the loop
+ * carries in registers (nothing can alias them). */
+#define BATCH_FOR(K)                                                                        \
+    static __attribute__((noinline)) void batch_##K(const bot4_ta *ta, int64_t n,         \
+                                                   const double *const *in,               \
+                                                   double *const *out)                    \
+    {                                                                                       \
+        bot4_ta st = *ta;                                                                   \
+        const int ins = KINDS[K].inputs;                                                    \
+        const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];           \
+        double row[BOT4_TA_MAX_OUTPUTS];                                                    \
+        for (int64_t i = 0; i < n; i++) {                                                   \
+            update_kind(&st, K, (ins & O_) ? o[i] : 0.0, (ins & H_) ? h[i] : 0.0,         \
+                        (ins & L_) ? l[i] : 0.0, (ins & C_) ? c[i] : 0.0,                  \
+                        (ins & V_) ? v[i] : 0.0, row);                                      \
+            for (int k = 0; k < KINDS[K].n_outputs; k++) out[k][i] = row[k];                \
+        }                                                                                   \
+    }
+BATCH_FOR(BOT4_TA_SMA) BATCH_FOR(BOT4_TA_EMA) BATCH_FOR(BOT4_TA_WMA) BATCH_FOR(BOT4_TA_DEMA)
+BATCH_FOR(BOT4_TA_TEMA) BATCH_FOR(BOT4_TA_RSI) BATCH_FOR(BOT4_TA_MACD) BATCH_FOR(BOT4_TA_STOCH)
+BATCH_FOR(BOT4_TA_CCI) BATCH_FOR(BOT4_TA_WILLR) BATCH_FOR(BOT4_TA_MFI) BATCH_FOR(BOT4_TA_ROC)
+BATCH_FOR(BOT4_TA_TSI) BATCH_FOR(BOT4_TA_ULTOSC) BATCH_FOR(BOT4_TA_ADX) BATCH_FOR(BOT4_TA_AROON)
+BATCH_FOR(BOT4_TA_SAR) BATCH_FOR(BOT4_TA_SUPERTREND) BATCH_FOR(BOT4_TA_ICHIMOKU)
+BATCH_FOR(BOT4_TA_ATR) BATCH_FOR(BOT4_TA_BBANDS) BATCH_FOR(BOT4_TA_KELTNER)
+BATCH_FOR(BOT4_TA_DONCHIAN) BATCH_FOR(BOT4_TA_CHAIKIN_VOL) BATCH_FOR(BOT4_TA_GARMAN_KLASS)
+BATCH_FOR(BOT4_TA_PARKINSON) BATCH_FOR(BOT4_TA_OBV) BATCH_FOR(BOT4_TA_VWAP) BATCH_FOR(BOT4_TA_AD)
+BATCH_FOR(BOT4_TA_CMF) BATCH_FOR(BOT4_TA_FORCE) BATCH_FOR(BOT4_TA_EOM) BATCH_FOR(BOT4_TA_HURST)
+#undef BATCH_FOR
+
+typedef void (*batch_fn)(const bot4_ta *, int64_t, const double *const *, double *const *);
+
+#define B_(K) [K] = batch_##K
+static const batch_fn BATCH[BOT4_TA_NKINDS] = {
+    B_(BOT4_TA_SMA), B_(BOT4_TA_EMA), B_(BOT4_TA_WMA), B_(BOT4_TA_DEMA), B_(BOT4_TA_TEMA),
+    B_(BOT4_TA_RSI), B_(BOT4_TA_MACD), B_(BOT4_TA_STOCH), B_(BOT4_TA_CCI), B_(BOT4_TA_WILLR),
+    B_(BOT4_TA_MFI), B_(BOT4_TA_ROC), B_(BOT4_TA_TSI), B_(BOT4_TA_ULTOSC), B_(BOT4_TA_ADX),
+    B_(BOT4_TA_AROON), B_(BOT4_TA_SAR), B_(BOT4_TA_SUPERTREND), B_(BOT4_TA_ICHIMOKU),
+    B_(BOT4_TA_ATR), B_(BOT4_TA_BBANDS), B_(BOT4_TA_KELTNER), B_(BOT4_TA_DONCHIAN),
+    B_(BOT4_TA_CHAIKIN_VOL), B_(BOT4_TA_GARMAN_KLASS), B_(BOT4_TA_PARKINSON), B_(BOT4_TA_OBV),
+    B_(BOT4_TA_VWAP), B_(BOT4_TA_AD), B_(BOT4_TA_CMF), B_(BOT4_TA_FORCE), B_(BOT4_TA_EOM),
+    B_(BOT4_TA_HURST),
+};
+#undef B_
+
 static int batch_loop(int kind, const double *params, int64_t n, const double *const *in,
                       double *const *out)
 {
     bot4_ta *ta;
     int rc = bot4_ta_create(&ta, kind, params);
     if (rc != BOT4_TA_OK) return rc;
-    double row[BOT4_TA_MAX_OUTPUTS];
-    const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];
-    /* A local copy of the state (sharing ta's ring buffers): it cannot alias the output
-     * arrays, so the compiler may keep the recursive state in registers across bars. */
-    bot4_ta st = *ta;
-#define LOOP_FOR(K)                                                                     \
-    case K:                                                                             \
-        for (int64_t i = 0; i < n; i++) {                                               \
-            update_kind(&st, K, o ? o[i] : 0.0, h ? h[i] : 0.0, l ? l[i] : 0.0,          \
-                        c ? c[i] : 0.0, v ? v[i] : 0.0, row);                           \
-            for (int k = 0; k < KINDS[K].n_outputs; k++) out[k][i] = row[k];            \
-        }                                                                               \
-        break;
-    switch (kind) {
-    LOOP_FOR(BOT4_TA_SMA) LOOP_FOR(BOT4_TA_EMA) LOOP_FOR(BOT4_TA_WMA) LOOP_FOR(BOT4_TA_DEMA)
-    LOOP_FOR(BOT4_TA_TEMA) LOOP_FOR(BOT4_TA_RSI) LOOP_FOR(BOT4_TA_MACD) LOOP_FOR(BOT4_TA_STOCH)
-    LOOP_FOR(BOT4_TA_CCI) LOOP_FOR(BOT4_TA_WILLR) LOOP_FOR(BOT4_TA_MFI) LOOP_FOR(BOT4_TA_ROC)
-    LOOP_FOR(BOT4_TA_TSI) LOOP_FOR(BOT4_TA_ULTOSC) LOOP_FOR(BOT4_TA_ADX) LOOP_FOR(BOT4_TA_AROON)
-    LOOP_FOR(BOT4_TA_SAR) LOOP_FOR(BOT4_TA_SUPERTREND) LOOP_FOR(BOT4_TA_ICHIMOKU)
-    LOOP_FOR(BOT4_TA_ATR) LOOP_FOR(BOT4_TA_BBANDS) LOOP_FOR(BOT4_TA_KELTNER)
-    LOOP_FOR(BOT4_TA_DONCHIAN) LOOP_FOR(BOT4_TA_CHAIKIN_VOL) LOOP_FOR(BOT4_TA_GARMAN_KLASS)
-    LOOP_FOR(BOT4_TA_PARKINSON) LOOP_FOR(BOT4_TA_OBV) LOOP_FOR(BOT4_TA_VWAP) LOOP_FOR(BOT4_TA_AD)
-    LOOP_FOR(BOT4_TA_CMF) LOOP_FOR(BOT4_TA_FORCE) LOOP_FOR(BOT4_TA_EOM) LOOP_FOR(BOT4_TA_HURST)
-    default:
-        rc = BOT4_TA_EINVAL;
-    }
-#undef LOOP_FOR
+    BATCH[kind](ta, n, in, out);
     bot4_ta_destroy(ta);
-    return rc;
-}
-
-/* Window kinds: per-bar terms (same expressions as the stream), then SIMD window kernels. */
-static int batch_window(int kind, const double *p, int64_t n, const double *const *in,
-                        double *const *out, int level)
-{
-    const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];
-    const int w = KINDS[kind].n_params ? (int)p[0] : 0;
-    double *t1 = NULL, *t2 = NULL;
-    int rc = BOT4_TA_OK;
-    if (n == 0) return BOT4_TA_OK;
-    switch (kind) {
-    case BOT4_TA_SMA:
-        rc = bot4_ta_window_sum(level, c, n, w, out[0]);
-        for (int64_t i = 0; i < n; i++) out[0][i] /= w;
-        return rc;
-    case BOT4_TA_WMA: {
-        const double div = (double)(((int64_t)w * (w + 1)) >> 1);
-        rc = bot4_ta_window_wsum(level, c, n, w, out[0]);
-        for (int64_t i = 0; i < n; i++) out[0][i] /= div;
-        return rc;
-    }
-    case BOT4_TA_BBANDS:
-        rc = bot4_ta_window_meanstd(level, c, n, w, out[1], out[0]);
-        if (rc) return rc;
-        for (int64_t i = 0; i < n; i++) {
-            const double mean = out[1][i], sd = out[0][i];
-            out[0][i] = mean + p[1] * sd;
-            out[2][i] = mean - p[2] * sd;
-        }
-        return rc;
-    case BOT4_TA_DONCHIAN:
-        rc = bot4_ta_window_max(level, h, n, w, out[0]);
-        if (!rc) rc = bot4_ta_window_min(level, l, n, w, out[2]);
-        for (int64_t i = 0; i < n; i++) out[1][i] = (out[0][i] + out[2][i]) / 2.0;
-        return rc;
-    case BOT4_TA_AD:
-        rc = bot4_ta_clv_volume(level, h, l, c, v, n, out[0]);
-        if (!rc) {
-            double ad = 0.0;
-            for (int64_t i = 0; i < n; i++) {
-                ad += out[0][i];
-                out[0][i] = ad;
-            }
-        }
-        return rc;
-    default:
-        break;
-    }
-    t1 = (double *)malloc(sizeof(double) * (size_t)n);
-    t2 = (double *)malloc(sizeof(double) * (size_t)n);
-    if (!t1 || !t2) {
-        free(t1);
-        free(t2);
-        return BOT4_TA_ENOMEM;
-    }
-    switch (kind) {
-    case BOT4_TA_GARMAN_KLASS:
-    case BOT4_TA_PARKINSON:
-        for (int64_t i = 0; i < n; i++)
-            t1[i] = kind == BOT4_TA_PARKINSON ? parkinson_term(h[i], l[i])
-                                              : gk_term(o[i], h[i], l[i], c[i]);
-        rc = bot4_ta_window_sum(level, t1, n, w, out[0]);
-        for (int64_t i = w - 1; i < n; i++)
-            out[0][i] = kind == BOT4_TA_PARKINSON ? parkinson_from_sum(out[0][i], w)
-                                                  : sqrt(out[0][i] / w);
-        break;
-    case BOT4_TA_VWAP:
-    case BOT4_TA_CMF:
-        if (kind == BOT4_TA_VWAP) {
-            for (int64_t i = 0; i < n; i++) t1[i] = typical_price(h[i], l[i], c[i]) * v[i];
-        } else {
-            rc = bot4_ta_clv_volume(level, h, l, c, v, n, t1);
-        }
-        if (!rc) rc = bot4_ta_window_sum(level, t1, n, w, out[0]);
-        if (!rc) rc = bot4_ta_window_sum(level, v, n, w, t2);
-        for (int64_t i = w - 1; i < n; i++) {
-            const double sv = t2[i];
-            if (kind == BOT4_TA_VWAP) out[0][i] = sv > 0.0 ? out[0][i] / sv : NAN;
-            else out[0][i] = sv > 0.0 ? out[0][i] / sv : 0.0;
-        }
-        break;
-    case BOT4_TA_EOM:
-        /* terms start at bar 1; window over t1[0..n-2] lands at bar i+1 */
-        out[0][0] = NAN;
-        for (int64_t i = 1; i < n; i++)
-            t1[i - 1] = eom_term((h[i] + l[i]) / 2.0 - (h[i - 1] + l[i - 1]) / 2.0, h[i], l[i],
-                                 v[i], p[1]);
-        rc = bot4_ta_window_sum(level, t1, n - 1, w, out[0] + 1);
-        for (int64_t i = 1; i < n; i++) out[0][i] /= w;
-        break;
-    default:
-        rc = BOT4_TA_EINVAL;
-    }
-    free(t1);
-    free(t2);
-    return rc;
+    return BOT4_TA_OK;
 }
 
 int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *in,
-                  double *const *out, int level)
+                  double *const *out)
 {
     if (!valid_kind(kind) || n < 0 || !in || !out) return BOT4_TA_EINVAL;
     if (bot4_ta_check(kind, params) != BOT4_TA_OK) return BOT4_TA_EINVAL;
@@ -1356,15 +1581,51 @@ int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const
         if ((mask >> k & 1) && n > 0 && in[k] == NULL) return BOT4_TA_EINVAL;
     for (int k = 0; k < KINDS[kind].n_outputs; k++)
         if (n > 0 && out[k] == NULL) return BOT4_TA_EINVAL;
-    if (level != -1 && level != BOT4_SIMD_SCALAR && level != BOT4_SIMD_AVX2 &&
-        level != BOT4_SIMD_AVX512)
-        return BOT4_TA_EINVAL;
-    switch (kind) {
-    case BOT4_TA_SMA: case BOT4_TA_WMA: case BOT4_TA_BBANDS: case BOT4_TA_DONCHIAN:
-    case BOT4_TA_AD: case BOT4_TA_GARMAN_KLASS: case BOT4_TA_PARKINSON: case BOT4_TA_VWAP:
-    case BOT4_TA_CMF: case BOT4_TA_EOM:
-        return batch_window(kind, params, n, in, out, level);
-    default:
-        return batch_loop(kind, params, n, in, out);
+    return batch_loop(kind, params, n, in, out);
+}
+
+/* Branch-free over blocks of 256 values: integer arithmetic on the bits whose sign bit says
+ * "bad", OR-reduced (the compiler vectorizes it), then the exact index inside the first
+ * flagged block. Finite: the exponent field plus one exponent unit carries into the sign
+ * bit only when the exponent is all ones (inf, NaN). Positive and finite: bits - 1 is at
+ * most 0x7feffffffffffffe exactly for 0 < x <= DBL_MAX; adding 0x0010000000000001 sets
+ * the sign bit above that, and bits - 1 has it set itself for negatives and +0. */
+int64_t bot4_ta_first_bad(const double *x, int64_t n, int positive)
+{
+    const uint64_t exp_mask = 0x7ff0000000000000ULL, exp_one = 0x0010000000000000ULL;
+    for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        const int64_t e = n - i0 < 256 ? n : i0 + 256;
+        uint64_t acc[4] = {0, 0, 0, 0};
+        int64_t i = i0;
+        if (positive) {
+            for (; i + 4 <= e; i += 4)
+                for (int k = 0; k < 4; k++) {
+                    uint64_t u;
+                    memcpy(&u, &x[i + k], sizeof u);
+                    const uint64_t y = u - 1;
+                    acc[k] |= (y + (exp_one + 1)) | y;
+                }
+            for (; i < e; i++) {
+                uint64_t u;
+                memcpy(&u, &x[i], sizeof u);
+                acc[0] |= (u - 1 + (exp_one + 1)) | (u - 1);
+            }
+        } else {
+            for (; i + 4 <= e; i += 4)
+                for (int k = 0; k < 4; k++) {
+                    uint64_t u;
+                    memcpy(&u, &x[i + k], sizeof u);
+                    acc[k] |= (u & exp_mask) + exp_one;
+                }
+            for (; i < e; i++) {
+                uint64_t u;
+                memcpy(&u, &x[i], sizeof u);
+                acc[0] |= (u & exp_mask) + exp_one;
+            }
+        }
+        if ((acc[0] | acc[1] | acc[2] | acc[3]) >> 63)
+            for (int64_t i = i0; i < e; i++)
+                if (!isfinite(x[i]) || (positive && !(x[i] > 0.0))) return i;
     }
+    return -1;
 }

@@ -1,34 +1,39 @@
-/* ta.h - technical-analysis indicators on OHLCV bars: one streaming state per indicator,
- * batch kernels over whole arrays, and SIMD window kernels.
+/* ta.h - technical-analysis indicators on OHLCV bars: one streaming state per indicator and
+ * a batch driver over whole arrays.
  *
  * Design. Every indicator is a `bot4_ta` object (kind + parameters + state) that takes one
  * bar at a time (bot4_ta_update) and writes its current output(s), NaN until the
- * indicator's warm-up is over. The batch entry point (bot4_ta_batch) produces, for every
- * bar, exactly the bits the streaming object would produce after that bar: most kinds run
- * the same update code in a loop; the window kinds (SMA, WMA, BBANDS, Donchian, Parkinson,
- * Garman-Klass, VWAP, CMF, EoM, AD) compute their per-bar terms with the same expressions
- * and then call the window kernels below, which recompute each window from its elements in
- * chronological order - exactly what the streaming ring does - so every SIMD body, the
- * scalar body and the stream agree bit for bit.
+ * indicator's warm-up is over. The batch entry point (bot4_ta_batch) runs the very same
+ * update code in one loop per kind over a local copy of the state (the code is inlined
+ * there and the state kept in registers), so for every bar it produces exactly the bits
+ * the streaming object would produce after that bar: one implementation of each formula.
  *
- * Window kernels recompute each window (O(w) per output) instead of keeping a running sum:
- * a running sum drifts (x + a - a != x in floating point) and, over 10^5 bars of prices near
- * 5e4, loses digits that a bounded oscillator cannot spare; a fresh sum of w terms has error
- * at most (w-1) ulp-ish of the window and never accumulates. The O(w) is vectorized across
- * outputs (4 or 8 windows per instruction) in batch.
+ * Cost per bar, streaming and batch alike: O(1) for every kind except CCI (its mean
+ * deviation needs every |tp - mean|: O(n), as in TA-Lib) and Hurst (O(n * max_lag)).
+ * Recursive kinds (EMA family, RSI, ATR, ADX, SAR, OBV, AD, Force, TSI, MACD) keep O(1)
+ * state. Window kinds (SMA, WMA, BBANDS, STOCH, WILLR, MFI, ULTOSC, AROON, Ichimoku,
+ * Donchian, Garman-Klass, Parkinson, VWAP, CMF, EoM, and CCI's mean) use the two-stacks
+ * window of ta.c: amortized O(1) (two adds or compares per value plus one per output; an
+ * O(window) suffix pass once every `window` bars, so a single update can cost O(window)).
+ *
+ * Precision. A window sum is the sum of two fresh partial sums of at most `window` values
+ * (never a running total with values added and later subtracted), so its error is bounded
+ * by the window itself, as for a sum recomputed from scratch, and does not drift with the
+ * history; max/min are exact. BBANDS' variance is one-pass about a shift (a recent value),
+ * taken only where it is well conditioned (relative error below ~1e-10), two-pass over the
+ * window otherwise (flat windows), so amortized O(1) on moving prices.
  *
  * Indicators that TA-Lib defines follow TA-Lib's definitions (the C library in the TA-Lib
- * >= 0.6 wheels, tested against 0.8.1; default "classic"
- * compatibility, unstable period 0): the same NaN prefix (lookback), the same seeding (EMA
- * seeded with the SMA of its first n inputs; Wilder averages seeded with plain means) and
- * the same zero guards. See ta.c for each formula and its source.
+ * >= 0.6 wheels, tested against 0.8.x; default "classic" compatibility, unstable period 0):
+ * the same NaN prefix (lookback), the same seeding (EMA seeded with the SMA of its first n
+ * inputs; Wilder averages seeded with plain means) and the same zero guards; values agree
+ * to rounding (the tests bound the difference), not bit for bit: running sums and
+ * recursions are reordered for precision or a shorter dependency chain. See ta.c.
  *
  * Invariants: a bot4_ta owns its buffers (allocated in bot4_ta_create, freed in
  * bot4_ta_destroy); windows are 1..BOT4_TA_MAX_WINDOW; update never fails on finite input
  * (callers check finiteness, and positivity for the log-based kinds, at the boundary).
- * Nothing here allocates after create except bot4_ta_batch's temporary arrays.
- * Cost: update O(1) for recursive kinds (EMA family, RSI, ATR, ADX, SAR, OBV, AD, Force,
- * TSI, MACD), O(window) for window kinds, O(window * max_lag) for Hurst.
+ * Nothing here allocates after create except bot4_ta_batch's temporary object.
  */
 #ifndef BOT4_TA_H
 #define BOT4_TA_H
@@ -112,32 +117,16 @@ int bot4_ta_update(bot4_ta *ta, double open, double high, double low, double clo
                    double volume, double *out);
 
 /* Batch: in[0..4] = open, high, low, close, volume (NULL where the kind does not read it),
- * out[0..n_outputs-1] each n doubles. `level` is a bot4_simd_level, or -1 for the level set
- * by bot4_ta_dispatch_init. Same bits as n calls of bot4_ta_update on a fresh object. */
+ * out[0..n_outputs-1] each n doubles. Same bits as n calls of bot4_ta_update on a fresh
+ * object. */
 int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *in,
-                  double *const *out, int level);
+                  double *const *out);
 
-/* SIMD window kernels (ta_window.c). out[i] for i >= w-1 is the window ending at i, out[i]
- * for i < w-1 is NaN. Sums are left to right from the oldest element, so every body and
- * the streaming ring give the same bits. `level` as above. */
-int bot4_ta_window_sum(int level, const double *x, int64_t n, int w, double *out);
-/* sum_{k=1..w} k * x[i-w+k] */
-int bot4_ta_window_wsum(int level, const double *x, int64_t n, int w, double *out);
-/* mean = sum/w, stddev = sqrt(sum((x-mean)^2)/w) (population, two-pass) */
-int bot4_ta_window_meanstd(int level, const double *x, int64_t n, int w, double *mean,
-                           double *stddev);
-int bot4_ta_window_max(int level, const double *x, int64_t n, int w, double *out);
-int bot4_ta_window_min(int level, const double *x, int64_t n, int w, double *out);
+/* Index of the first element of x[0..n) that is not finite (or, if positive, not > 0); -1 if
+ * none. The boundary check before a batch: a few tenths of a ns per value. */
+int64_t bot4_ta_first_bad(const double *x, int64_t n, int positive);
+
 /* Close-location value times volume: h > l ? ((c-l)-(h-c))/(h-l)*v : 0 (AD, CMF). */
-int bot4_ta_clv_volume(int level, const double *h, const double *l, const double *c,
-                       const double *v, int64_t n, double *out);
-
-/* Set the level used when a caller passes level -1. Returns BOT4_TA_EINVAL for an unknown
- * level. Does not check CPU support: engine.simd does, once. */
-int bot4_ta_dispatch_init(int level);
-int bot4_ta_dispatch_level(void);
-
-/* Shared scalar expressions, also used by the streaming code (so the bits match). */
 static inline double bot4_ta_clv_term(double h, double l, double c, double v)
 {
     return h > l ? ((c - l) - (h - c)) / (h - l) * v : 0.0;

@@ -66,14 +66,5 @@ cdef extern from "ta.h":
     int bot4_ta_update(bot4_ta *ta, double open, double high, double low, double close,
                        double volume, double *out) nogil
     int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *inp,
-                      double *const *out, int level) nogil
-    int bot4_ta_window_sum(int level, const double *x, int64_t n, int w, double *out) nogil
-    int bot4_ta_window_wsum(int level, const double *x, int64_t n, int w, double *out) nogil
-    int bot4_ta_window_meanstd(int level, const double *x, int64_t n, int w, double *mean,
-                               double *stddev) nogil
-    int bot4_ta_window_max(int level, const double *x, int64_t n, int w, double *out) nogil
-    int bot4_ta_window_min(int level, const double *x, int64_t n, int w, double *out) nogil
-    int bot4_ta_clv_volume(int level, const double *h, const double *l, const double *c,
-                           const double *v, int64_t n, double *out) nogil
-    int bot4_ta_dispatch_init(int level) nogil
-    int bot4_ta_dispatch_level() nogil
+                      double *const *out) nogil
+    int64_t bot4_ta_first_bad(const double *x, int64_t n, int positive) nogil

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/ta.c csrc/ta_window.c
+# distutils: sources = csrc/ta.c
 """Technical-analysis indicators on bars: batch functions and streaming objects over the C
 in csrc/ta.c (see ta.h for the design).
 
@@ -15,24 +15,21 @@ of the TA-Lib >= 0.6 wheels; tested against 0.8.1): same
 NaN prefix ("lookback"), seeding and zero guards; tests compare with the ``talib`` package.
 The rest cite their source in their docstring.
 
-``level=`` ("scalar", "avx2", "avx512") forces a SIMD body of the window kernels (SMA,
-WMA, BBANDS, Donchian, Parkinson, Garman-Klass, VWAP, CMF, EoM, AD); every body gives the
-same bits. The default is the level engine.simd chose at import.
+Cost per bar is O(1) for every indicator but CCI (O(n): its mean deviation) and Hurst
+(O(n max_lag)); see ta.h for the window scheme and its precision argument.
 """
 
 import math
 
 import numpy as np
 
-from engine import simd as _simd
-
+cimport numpy as cnp
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
 
 from engine.ta cimport *
 
-if bot4_ta_dispatch_init(_simd.LEVEL) != BOT4_TA_OK:
-    raise RuntimeError(f"engine.ta: unknown SIMD level {_simd.LEVEL}")
+cnp.import_array()
 
 INPUT_NAMES = ("open", "high", "low", "close", "volume")
 
@@ -93,22 +90,14 @@ SPECS = {
               ("hurst",)),
 }
 
+_INPUT_INDEX = {f: i for i, f in enumerate(INPUT_NAMES)}
+
 # Inputs that must be > 0 (they go through a logarithm).
 _POSITIVE = {
     "garman_klass": ("open", "high", "low", "close"),
     "parkinson": ("high", "low"),
     "hurst": ("close",),
 }
-
-
-cdef int _level_code(level) except -2:
-    if level is None:
-        return -1
-    if not isinstance(level, str) or level not in _simd.LEVELS:
-        raise ValueError(f"level must be one of {_simd.LEVELS} or None, got {level!r}")
-    if not _simd.supported(level):
-        raise ValueError(f"level {level!r} cannot run on this CPU (best: {_simd.best()})")
-    return _simd.level_code(level)
 
 
 cdef void _params(str name, tuple spec, dict given, double *p) except *:
@@ -140,24 +129,17 @@ cdef void _params(str name, tuple spec, dict given, double *p) except *:
         raise ValueError(f"{name}: invalid parameters {given!r}")
 
 
-cdef int64_t _first_bad(const double[::1] a, bint positive) noexcept nogil:
-    """Index of the first non-finite (or, if positive, non-positive) value, else -1."""
-    cdef int64_t i
-    for i in range(a.shape[0]):
-        if not isfinite(a[i]) or (positive and a[i] <= 0.0):
-            return i
-    return -1
-
-
 def _as_input(str name, str field, x):
     a = np.ascontiguousarray(x, dtype=np.float64)
     if a.ndim != 1:
         raise ValueError(f"{name}: {field} must be 1-D, got shape {a.shape}")
     cdef bint positive = field in _POSITIVE.get(name, ())
-    cdef const double[::1] view = a
-    cdef int64_t i
-    with nogil:
-        i = _first_bad(view, positive)
+    cdef const double *data = <const double *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef int64_t i = -1
+    cdef int64_t n = a.shape[0]
+    if n > 0:
+        with nogil:
+            i = bot4_ta_first_bad(data, n, positive)
     if i >= 0:
         if not math.isfinite(a[i]):
             raise ValueError(f"{name}: {field}[{i}] is not finite: {float(a[i])!r}")
@@ -165,7 +147,7 @@ def _as_input(str name, str field, x):
     return a
 
 
-def batch(str name, *arrays, level=None, **params):
+def batch(str name, *arrays, **params):
     """Run indicator `name` over whole arrays (in the order SPECS[name][1] lists them).
 
     Returns one array, or a tuple of arrays in the order SPECS[name][3] lists them.
@@ -178,43 +160,40 @@ def batch(str name, *arrays, level=None, **params):
     if len(arrays) != len(spec[1]):
         raise TypeError(f"{name} takes {len(spec[1])} array(s) ({', '.join(spec[1])}), "
                         f"got {len(arrays)}")
-    cdef int lvl = _level_code(level)
-    ins = [None] * 5
-    n = None
+    cdef const double *inp[5]
+    cdef double *outp[4]
+    cdef int k
+    cdef cnp.npy_intp n = -1
+    for k in range(5):
+        inp[k] = NULL
+    ins = []  # keeps the converted inputs alive through the call
     for field, x in zip(spec[1], arrays):
         a = _as_input(name, field, x)
-        if n is None:
+        if n < 0:
             n = a.shape[0]
         elif a.shape[0] != n:
             raise ValueError(f"{name}: {field} has length {a.shape[0]}, "
                              f"but {spec[1][0]} has length {n}")
-        ins[INPUT_NAMES.index(field)] = a
-    outs = [np.empty(n, dtype=np.float64) for _ in spec[3]]
-    cdef const double *inp[5]
-    cdef double *outp[4]
-    cdef const double[::1] mv
-    cdef double[::1] ov
-    cdef int k
-    for k in range(5):
-        inp[k] = NULL
-        if ins[k] is not None and n > 0:
-            mv = ins[k]
-            inp[k] = &mv[0]
+        ins.append(a)
+        inp[_INPUT_INDEX[field]] = <const double *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef int n_out = len(spec[3])
+    outs = []
     for k in range(4):
         outp[k] = NULL
-        if k < len(outs) and n > 0:
-            ov = outs[k]
-            outp[k] = &ov[0]
+        if k < n_out:
+            o = cnp.PyArray_EMPTY(1, &n, cnp.NPY_FLOAT64, 0)
+            outs.append(o)
+            outp[k] = <double *>cnp.PyArray_DATA(<cnp.ndarray>o)
     cdef int kind = spec[0]
     cdef int64_t nn = n
     cdef int rc
     with nogil:
-        rc = bot4_ta_batch(kind, p, nn, inp, outp, lvl)
+        rc = bot4_ta_batch(kind, p, nn, inp, outp)
     if rc == BOT4_TA_ENOMEM:
         raise MemoryError(f"{name}: out of memory for {n} bars")
     if rc != BOT4_TA_OK:
         raise RuntimeError(f"{name}: bot4_ta_batch failed with status {rc}")
-    return outs[0] if len(outs) == 1 else tuple(outs)
+    return outs[0] if n_out == 1 else tuple(outs)
 
 
 cdef class Stream:
@@ -362,9 +341,9 @@ cdef class Stream:
 
 # ---- one named function per indicator -------------------------------------------------
 
-def sma(close, n=30, *, level=None):
+def sma(close, n=30):
     """Simple moving average: mean of the last n closes (TA-Lib SMA; lookback n-1)."""
-    return batch("sma", close, n=n, level=level)
+    return batch("sma", close, n=n)
 
 
 def ema(close, n=30):
@@ -373,9 +352,9 @@ def ema(close, n=30):
     return batch("ema", close, n=n)
 
 
-def wma(close, n=30, *, level=None):
+def wma(close, n=30):
     """Linearly weighted moving average, weights 1..n (newest n) over n(n+1)/2 (TA-Lib WMA)."""
-    return batch("wma", close, n=n, level=level)
+    return batch("wma", close, n=n)
 
 
 def dema(close, n=30):
@@ -480,11 +459,11 @@ def atr(high, low, close, n=14):
     return batch("atr", high, low, close, n=n)
 
 
-def bbands(close, n=20, k_up=2.0, k_down=2.0, *, level=None):
+def bbands(close, n=20, k_up=2.0, k_down=2.0):
     """Bollinger bands: (SMA + k_up sd, SMA, SMA - k_down sd), sd the population standard
     deviation of the window (TA-Lib BBANDS with matype SMA). The variance is two-pass per
     window (TA-Lib's is one-pass, E[x^2] - E[x]^2, which loses digits; see the tests)."""
-    return batch("bbands", close, n=n, k_up=k_up, k_down=k_down, level=level)
+    return batch("bbands", close, n=n, k_up=k_up, k_down=k_down)
 
 
 def keltner(high, low, close, n_ema=20, n_atr=10, multiplier=2.0):
@@ -494,9 +473,9 @@ def keltner(high, low, close, n_ema=20, n_atr=10, multiplier=2.0):
     return batch("keltner", high, low, close, n_ema=n_ema, n_atr=n_atr, multiplier=multiplier)
 
 
-def donchian(high, low, n=20, *, level=None):
+def donchian(high, low, n=20):
     """Donchian channel (R. Donchian): (HH_n, (HH_n + LL_n)/2, LL_n)."""
-    return batch("donchian", high, low, n=n, level=level)
+    return batch("donchian", high, low, n=n)
 
 
 def chaikin_volatility(high, low, n_ema=10, n_roc=10):
@@ -505,17 +484,17 @@ def chaikin_volatility(high, low, n_ema=10, n_roc=10):
     return batch("chaikin_volatility", high, low, n_ema=n_ema, n_roc=n_roc)
 
 
-def garman_klass(open, high, low, close, n=20, *, level=None):
+def garman_klass(open, high, low, close, n=20):
     """Garman-Klass volatility (Garman & Klass 1980, J. Business 53(1), eq. for sigma_5^2
     without the close-to-open term): sqrt(mean over n bars of 0.5 ln(h/l)^2 -
     (2 ln 2 - 1) ln(c/o)^2), per bar (not annualized)."""
-    return batch("garman_klass", open, high, low, close, n=n, level=level)
+    return batch("garman_klass", open, high, low, close, n=n)
 
 
-def parkinson(high, low, n=20, *, level=None):
+def parkinson(high, low, n=20):
     """Parkinson volatility (Parkinson 1980, J. Business 53(1)): sqrt(mean over n bars of
     ln(h/l)^2 / (4 ln 2)), per bar (not annualized)."""
-    return batch("parkinson", high, low, n=n, level=level)
+    return batch("parkinson", high, low, n=n)
 
 
 def obv(close, volume):
@@ -523,22 +502,22 @@ def obv(close, volume):
     return batch("obv", close, volume)
 
 
-def vwap(high, low, close, volume, n=20, *, level=None):
+def vwap(high, low, close, volume, n=20):
     """Rolling volume-weighted average price over n bars: sum(tp v)/sum(v), tp = (h+l+c)/3
     (the bar-based VWAP of e.g. Berkowitz, Logue & Noser 1988 with the typical price as the
     bar's price). NaN where the window traded no volume."""
-    return batch("vwap", high, low, close, volume, n=n, level=level)
+    return batch("vwap", high, low, close, volume, n=n)
 
 
-def ad(high, low, close, volume, *, level=None):
+def ad(high, low, close, volume):
     """Chaikin accumulation/distribution line (TA-Lib AD)."""
-    return batch("ad", high, low, close, volume, level=level)
+    return batch("ad", high, low, close, volume)
 
 
-def cmf(high, low, close, volume, n=20, *, level=None):
+def cmf(high, low, close, volume, n=20):
     """Chaikin money flow (M. Chaikin; Achelis): sum_n(((c-l)-(h-c))/(h-l) v) / sum_n(v),
     a bar with h == l contributing 0; 0 when the window traded no volume."""
-    return batch("cmf", high, low, close, volume, n=n, level=level)
+    return batch("cmf", high, low, close, volume, n=n)
 
 
 def force_index(close, volume, n=13):
@@ -547,12 +526,11 @@ def force_index(close, volume, n=13):
     return batch("force_index", close, volume, n=n)
 
 
-def ease_of_movement(high, low, volume, n=14, volume_scale=1e8, *, level=None):
+def ease_of_movement(high, low, volume, n=14, volume_scale=1e8):
     """Ease of movement (R. Arms 1996; StockCharts "Ease of Movement"): SMA_n of
     ((h+l)/2 - (h_prev+l_prev)/2) / ((v / volume_scale)/(h - l)); a bar with v = 0 or
     h = l contributes 0. First output at bar n."""
-    return batch("ease_of_movement", high, low, volume, n=n, volume_scale=volume_scale,
-                 level=level)
+    return batch("ease_of_movement", high, low, volume, n=n, volume_scale=volume_scale)
 
 
 def hurst(close, n=100, max_lag=20):
@@ -562,81 +540,6 @@ def hurst(close, n=100, max_lag=20):
     std within the window). 0.5 for a random walk, > 0.5 trending, < 0.5 mean-reverting.
     NaN where some L-difference series is constant (no scaling to measure)."""
     return batch("hurst", close, n=n, max_lag=max_lag)
-
-
-# ---- the SIMD window kernels, exposed for tests and benchmarks --------------------------
-
-def _kernel_in(x, w):
-    a = np.ascontiguousarray(x, dtype=np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"x must be 1-D, got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError("x must be finite")
-    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= BOT4_TA_MAX_WINDOW:
-        raise ValueError(f"w must be an integer in [1, {BOT4_TA_MAX_WINDOW}], got {w!r}")
-    return a
-
-
-def window_kernel(str op, x, int w, level=None):
-    """op in {"sum", "wsum", "max", "min", "meanstd"}: the raw window kernel at a SIMD level.
-    Returns one array ("meanstd": a (mean, stddev) tuple)."""
-    a = _kernel_in(x, w)
-    cdef int lvl = _level_code(level)
-    cdef int64_t n = a.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    out2 = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return (out, out2) if op == "meanstd" else out
-    cdef const double[::1] xv = a
-    cdef double[::1] ov = out
-    cdef double[::1] ov2 = out2
-    cdef int rc
-    if op == "sum":
-        with nogil:
-            rc = bot4_ta_window_sum(lvl, &xv[0], n, w, &ov[0])
-    elif op == "wsum":
-        with nogil:
-            rc = bot4_ta_window_wsum(lvl, &xv[0], n, w, &ov[0])
-    elif op == "max":
-        with nogil:
-            rc = bot4_ta_window_max(lvl, &xv[0], n, w, &ov[0])
-    elif op == "min":
-        with nogil:
-            rc = bot4_ta_window_min(lvl, &xv[0], n, w, &ov[0])
-    elif op == "meanstd":
-        with nogil:
-            rc = bot4_ta_window_meanstd(lvl, &xv[0], n, w, &ov[0], &ov2[0])
-    else:
-        raise ValueError(f"op must be sum, wsum, max, min or meanstd, got {op!r}")
-    if rc != BOT4_TA_OK:
-        raise RuntimeError(f"window kernel {op} failed with status {rc}")
-    return (out, out2) if op == "meanstd" else out
-
-
-def clv_volume(high, low, close, volume, level=None):
-    """The AD/CMF per-bar term h > l ? ((c-l)-(h-c))/(h-l) v : 0 at a SIMD level."""
-    arrs = [_kernel_in(a, 1) for a in (high, low, close, volume)]
-    n = arrs[0].shape[0]
-    if any(a.shape[0] != n for a in arrs):
-        raise ValueError("clv_volume: arrays differ in length")
-    cdef int lvl = _level_code(level)
-    out = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return out
-    cdef const double[::1] h = arrs[0], l = arrs[1], c = arrs[2], v = arrs[3]
-    cdef double[::1] ov = out
-    cdef int64_t nn = n
-    cdef int rc
-    with nogil:
-        rc = bot4_ta_clv_volume(lvl, &h[0], &l[0], &c[0], &v[0], nn, &ov[0])
-    if rc != BOT4_TA_OK:
-        raise RuntimeError(f"clv_volume failed with status {rc}")
-    return out
-
-
-def dispatch_level():
-    """The SIMD level the kernels use by default ('scalar', 'avx2' or 'avx512')."""
-    return {0: "scalar", 2: "avx2", 3: "avx512"}[bot4_ta_dispatch_level()]
 
 
 # ---- perf-manifest ----------------------------------------------------------------------

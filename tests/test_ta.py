@@ -1,6 +1,6 @@
 """engine.ta: every indicator against TA-Lib (where TA-Lib defines it) or a plain numpy
 reference written here, on the shared OHLCV bars and on synthetic bars with ties and flat
-stretches; streaming == batch bit for bit; SIMD bodies bit for bit; argument checking.
+stretches; streaming == batch bit for bit; argument checking.
 
 Tolerances. The default is relative 1e-9. TA-Lib's SMA/WMA (and BBANDS' middle) keep
 running sums, whose absolute error is a few ulp of the largest value that has passed through
@@ -25,12 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view as windows
 
-import engine.simd as simd
 import engine.ta as ta
 from bot.data.ohlcv import read_ohlcv
 
 EPS = np.finfo(float).eps
-LEVELS = [lv for lv in ("scalar", "avx2", "avx512") if simd.supported(lv)]
 
 
 # ---- data -------------------------------------------------------------------------------
@@ -397,7 +395,7 @@ def test_hurst_of_random_walk_is_near_half():
     assert abs(np.nanmean(h) - 0.5) < 0.05
 
 
-# ---- streaming == batch, SIMD bodies ----------------------------------------------------
+# ---- streaming == batch ----------------------------------------------------
 
 def stream_rows(name, b, params, nbars):
     s = ta.Stream(name, **params)
@@ -459,66 +457,6 @@ def test_close_only_update_and_reset():
     again = [s.update(0.0, 0.0, 0.0, x, 0.0) for x in c]
     np.testing.assert_array_equal(first, again)
     np.testing.assert_array_equal(first, ta.rsi(c, n=5))
-
-
-WINDOW_KINDS = ["sma", "wma", "bbands", "donchian", "garman_klass", "parkinson", "vwap", "ad",
-                "cmf", "ease_of_movement"]
-
-
-@pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("name", WINDOW_KINDS)
-def test_simd_bodies_agree_bit_for_bit(bars_2h, bars_syn, name, level):
-    """Each lane repeats the scalar body's operations in the same order (no FMA), so the
-    tolerance is zero."""
-    for b in (bars_2h, bars_syn):
-        arrs = b.cols(ta.SPECS[name][1])
-        ref = ta.batch(name, *arrs, level="scalar")
-        got = ta.batch(name, *arrs, level=level)
-        ref = ref if isinstance(ref, tuple) else (ref,)
-        got = got if isinstance(got, tuple) else (got,)
-        for r, g in zip(ref, got):
-            np.testing.assert_array_equal(g, r)
-
-
-@pytest.mark.parametrize("level", LEVELS)
-@pytest.mark.parametrize("op", ["sum", "wsum", "max", "min", "meanstd"])
-@pytest.mark.parametrize("w", [1, 2, 3, 7, 20, 64])
-def test_window_kernels(level, op, w):
-    rng = np.random.default_rng(w)
-    for n in (0, 1, w - 1, w, w + 3, 257):
-        x = rng.normal(50000, 300, n)
-        got = ta.window_kernel(op, x, w, level=level)
-        ref = ta.window_kernel(op, x, w, level="scalar")
-        for g, r in zip(got if op == "meanstd" else (got,), ref if op == "meanstd" else (ref,)):
-            np.testing.assert_array_equal(g, r)
-        if n >= w:  # and the scalar body against numpy
-            npref = {"sum": lambda a: a.sum(axis=1),
-                     "wsum": lambda a: a @ np.arange(1.0, w + 1),
-                     "max": lambda a: a.max(axis=1), "min": lambda a: a.min(axis=1),
-                     "meanstd": lambda a: a.mean(axis=1)}[op](windows(x, w))
-            r0 = ref[0] if op == "meanstd" else ref
-            assert np.isnan(r0[: w - 1]).all()
-            np.testing.assert_allclose(r0[w - 1:], npref, rtol=1e-12)
-            if op == "meanstd":
-                np.testing.assert_allclose(ref[1][w - 1:], windows(x, w).std(axis=1),
-                                           rtol=1e-9, atol=1e-9)
-
-
-@pytest.mark.parametrize("level", LEVELS)
-def test_clv_volume_bodies(bars_syn, level):
-    b = bars_syn
-    got = ta.clv_volume(b.high, b.low, b.close, b.volume, level=level)
-    np.testing.assert_array_equal(got, ta.clv_volume(b.high, b.low, b.close, b.volume, level="scalar"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ref = np.where(b.high > b.low, ((b.close - b.low) - (b.high - b.close)) / (b.high - b.low) * b.volume, 0.0)
-    np.testing.assert_array_equal(got, ref)
-
-
-def test_avx512_guard():
-    if simd.supported("avx512"):
-        pytest.skip("AVX-512 present: covered by the parametrized tests")
-    with pytest.raises(ValueError, match="cannot run on this CPU"):
-        ta.sma(np.arange(10.0), n=3, level="avx512")
 
 
 # ---- property test: random bars and parameters ------------------------------------------
@@ -600,8 +538,6 @@ def test_bad_arguments_raise_clear_errors():
         ta.batch("sma", x, m=3)
     with pytest.raises(ValueError, match="unknown indicator"):
         ta.Stream("nope")
-    with pytest.raises(ValueError, match="level must be one of"):
-        ta.sma(x, n=3, level="sse")
     with pytest.raises(ValueError, match="sar: acceleration must be > 0.0"):
         ta.sar(x, x, acceleration=0.0)
     with pytest.raises(ValueError, match="must be 1-D"):

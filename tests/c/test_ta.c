@@ -1,6 +1,7 @@
-/* test_ta.c - C unit tests for the TA family (csrc/ta.c, csrc/ta_window.c): hand-computed
- * values, parameter and argument errors, streaming == batch bit for bit for every kind,
- * reset, and every SIMD body the CPU runs against the scalar body, bit for bit.
+/* test_ta.c - C unit tests for the TA family (csrc/ta.c): hand-computed values, parameter
+ * and argument errors, streaming == batch bit for bit for every kind, reset, the O(1)
+ * sliding windows against windows recomputed from scratch (across many block flips and
+ * window lengths), and the boundary scan for non-finite input.
  * Standalone program: exits non-zero on failure, last line "ta: N passed, M failed".
  */
 #include <math.h>
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "simd.h"
 #include "ta.h"
 
 #include "check.h"
@@ -78,10 +78,10 @@ static void test_known_values(void)
     double sma[6], ema[6];
     double *out_sma[1] = {sma}, *out_ema[1] = {ema};
     double p[1] = {3};
-    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 6, in, out_sma, -1) == BOT4_TA_OK);
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 6, in, out_sma) == BOT4_TA_OK);
     CHECK(isnan(sma[0]) && isnan(sma[1]));
     CHECK(sma[2] == 2.0 && sma[3] == 3.0 && sma[5] == 5.0);
-    CHECK(bot4_ta_batch(BOT4_TA_EMA, p, 6, in, out_ema, -1) == BOT4_TA_OK);
+    CHECK(bot4_ta_batch(BOT4_TA_EMA, p, 6, in, out_ema) == BOT4_TA_OK);
     /* seed = mean(1,2,3) = 2, k = 0.5: 2 -> 3 -> 4 -> 5 */
     CHECK(isnan(ema[1]) && ema[2] == 2.0 && ema[3] == 3.0 && ema[5] == 5.0);
 
@@ -90,17 +90,9 @@ static void test_known_values(void)
     const double *in2[5] = {NULL, NULL, NULL, c, v};
     double obv[4];
     double *out_obv[1] = {obv};
-    CHECK(bot4_ta_batch(BOT4_TA_OBV, NULL, 4, in2, out_obv, -1) == BOT4_TA_OK);
+    CHECK(bot4_ta_batch(BOT4_TA_OBV, NULL, 4, in2, out_obv) == BOT4_TA_OK);
     CHECK(obv[0] == 5 && obv[1] == 12 && obv[2] == 12 && obv[3] == 10);
 
-    /* window kernels on a tiny series */
-    double s[6], mx[6], mn[6], ws[6];
-    CHECK(bot4_ta_window_sum(BOT4_SIMD_SCALAR, x, 6, 2, s) == BOT4_TA_OK);
-    CHECK(isnan(s[0]) && s[1] == 3 && s[5] == 11);
-    CHECK(bot4_ta_window_max(BOT4_SIMD_SCALAR, x, 6, 4, mx) == BOT4_TA_OK && mx[5] == 6);
-    CHECK(bot4_ta_window_min(BOT4_SIMD_SCALAR, x, 6, 4, mn) == BOT4_TA_OK && mn[5] == 3);
-    CHECK(bot4_ta_window_wsum(BOT4_SIMD_SCALAR, x, 6, 3, ws) == BOT4_TA_OK);
-    CHECK(ws[2] == 1 * 1 + 2 * 2 + 3 * 3 && ws[5] == 4 + 2 * 5 + 3 * 6);
 }
 
 static void test_errors(void)
@@ -124,13 +116,11 @@ static void test_errors(void)
     const double *in[5] = {NULL, NULL, NULL, NULL, NULL};
     double *outs[1] = {out};
     p[0] = 2;
-    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs, -1) == BOT4_TA_EINVAL); /* close missing */
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs) == BOT4_TA_EINVAL); /* close missing */
     in[3] = x;
-    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs, 7) == BOT4_TA_EINVAL);  /* bad level */
-    CHECK(bot4_ta_batch(BOT4_TA_EMA, p, 4, in, outs, 1) == BOT4_TA_EINVAL);
-    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, -1, in, outs, -1) == BOT4_TA_EINVAL);
-    CHECK(bot4_ta_window_sum(BOT4_SIMD_SCALAR, x, 4, 0, out) == BOT4_TA_EINVAL);
-    CHECK(bot4_ta_dispatch_init(1) == BOT4_TA_EINVAL);
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, -1, in, outs) == BOT4_TA_EINVAL);
+    CHECK(bot4_ta_batch(BOT4_TA_NKINDS, p, 4, in, outs) == BOT4_TA_EINVAL);
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs) == BOT4_TA_OK && out[3] == 3.5);
 }
 
 static void test_stream_equals_batch(void)
@@ -142,7 +132,7 @@ static void test_stream_equals_batch(void)
         const int no = bot4_ta_n_outputs(kind);
         double *outs[4] = {NULL, NULL, NULL, NULL};
         for (int k = 0; k < no; k++) outs[k] = (double *)malloc(sizeof(double) * NBARS);
-        CHECK(bot4_ta_batch(kind, p, NBARS, in, outs, -1) == BOT4_TA_OK);
+        CHECK(bot4_ta_batch(kind, p, NBARS, in, outs) == BOT4_TA_OK);
         bot4_ta *ta;
         CHECK(bot4_ta_create(&ta, kind, p) == BOT4_TA_OK);
         int mismatches = 0, defined = 0;
@@ -171,49 +161,103 @@ static void test_stream_equals_batch(void)
     }
 }
 
-static void test_simd_bodies(void)
+/* Sliding windows against the same windows recomputed from scratch: SMA (sum), WMA
+ * (weighted sum), Donchian (max, min), AROON (positions of the extremes), BBANDS (mean,
+ * population sd), for lengths that put the window across 0, 1 and many block flips. */
+static void test_windows_from_scratch(void)
 {
-    bot4_cpu_features f;
-    bot4_cpu_detect(&f);
-    const int levels[2] = {BOT4_SIMD_AVX2, BOT4_SIMD_AVX512};
-    const int widths[6] = {1, 2, 3, 5, 20, 67};
-    double *a = (double *)malloc(sizeof(double) * NBARS);
-    double *b = (double *)malloc(sizeof(double) * NBARS);
-    double *a2 = (double *)malloc(sizeof(double) * NBARS);
-    double *b2 = (double *)malloc(sizeof(double) * NBARS);
-    for (int li = 0; li < 2; li++) {
-        if (!bot4_simd_supported(&f, (bot4_simd_level)levels[li])) continue;
-        const int lv = levels[li];
-        for (int wi = 0; wi < 6; wi++) {
-            const int w = widths[wi];
-            for (int n = 0; n <= NBARS; n += (n < 80 ? 1 : 157)) {
-                int bad = 0;
-                bot4_ta_window_sum(BOT4_SIMD_SCALAR, C, n, w, a);
-                bot4_ta_window_sum(lv, C, n, w, b);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]);
-                bot4_ta_window_wsum(BOT4_SIMD_SCALAR, C, n, w, a);
-                bot4_ta_window_wsum(lv, C, n, w, b);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]);
-                bot4_ta_window_max(BOT4_SIMD_SCALAR, H, n, w, a);
-                bot4_ta_window_max(lv, H, n, w, b);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]);
-                bot4_ta_window_min(BOT4_SIMD_SCALAR, L, n, w, a);
-                bot4_ta_window_min(lv, L, n, w, b);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]);
-                bot4_ta_window_meanstd(BOT4_SIMD_SCALAR, C, n, w, a, a2);
-                bot4_ta_window_meanstd(lv, C, n, w, b, b2);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]) + !same(a2[i], b2[i]);
-                bot4_ta_clv_volume(BOT4_SIMD_SCALAR, H, L, C, V, n, a);
-                bot4_ta_clv_volume(lv, H, L, C, V, n, b);
-                for (int i = 0; i < n; i++) bad += !same(a[i], b[i]);
-                CHECK(bad == 0);
+    const int lens[7] = {1, 2, 3, 5, 8, 20, 67};
+    for (int li = 0; li < 7; li++) {
+        const int w = lens[li];
+        double p[4] = {w, 2.0, 2.0, 0};
+        const double *in[5] = {O, H, L, C, V};
+        double sma[NBARS], wma[NBARS], up[NBARS], mid[NBARS], lo[NBARS], bu[NBARS], bm[NBARS],
+            bl[NBARS], adn[NBARS], aup[NBARS];
+        double *o1[1] = {sma}, *o2[1] = {wma}, *o3[3] = {up, mid, lo}, *o4[3] = {bu, bm, bl};
+        double *o5[2] = {adn, aup};
+        CHECK(bot4_ta_batch(BOT4_TA_SMA, p, NBARS, in, o1) == BOT4_TA_OK);
+        CHECK(bot4_ta_batch(BOT4_TA_WMA, p, NBARS, in, o2) == BOT4_TA_OK);
+        CHECK(bot4_ta_batch(BOT4_TA_DONCHIAN, p, NBARS, in, o3) == BOT4_TA_OK);
+        CHECK(bot4_ta_batch(BOT4_TA_BBANDS, p, NBARS, in, o4) == BOT4_TA_OK);
+        CHECK(bot4_ta_batch(BOT4_TA_AROON, p, NBARS, in, o5) == BOT4_TA_OK);
+        int bad = 0;
+        for (int i = 0; i < NBARS; i++) {
+            if (i < w - 1) {
+                bad += !isnan(sma[i]) + !isnan(wma[i]) + !isnan(up[i]) + !isnan(bu[i]);
+                continue;
+            }
+            double s = 0, ws = 0, hh = H[i], ll = L[i];
+            for (int k = 0; k < w; k++) {
+                const double x = C[i - w + 1 + k];
+                s += x;
+                ws += (k + 1) * x;
+                if (H[i - w + 1 + k] > hh) hh = H[i - w + 1 + k];
+                if (L[i - w + 1 + k] < ll) ll = L[i - w + 1 + k];
+            }
+            const double mean = s / w;
+            double sq = 0;
+            for (int k = 0; k < w; k++) sq += (C[i - w + 1 + k] - mean) * (C[i - w + 1 + k] - mean);
+            const double sd = sqrt(sq / w);
+            /* prices near 3e4: sums of w terms agree to a few ulp of the window */
+            bad += fabs(sma[i] - mean) > 1e-12 * mean;
+            bad += fabs(wma[i] - ws / (w * (w + 1) / 2.0)) > 1e-12 * mean;
+            bad += up[i] != hh || lo[i] != ll;
+            bad += fabs(bm[i] - mean) > 1e-12 * mean;
+            bad += fabs((bu[i] - bm[i]) / 2.0 - sd) > 1e-9 * sd + 1e-11 * mean;
+            if (i >= w) { /* AROON over w + 1 bars: the latest extreme wins ties */
+                int khi = 0, klo = 0;
+                for (int k = 1; k <= w; k++) {
+                    if (H[i - w + k] >= H[i - w + khi]) khi = k;
+                    if (L[i - w + k] <= L[i - w + klo]) klo = k;
+                }
+                bad += aup[i] != (100.0 / w) * khi || adn[i] != (100.0 / w) * klo;
             }
         }
+        if (bad) fprintf(stderr, "window %d: %d mismatches\n", w, bad);
+        CHECK(bad == 0);
     }
-    free(a);
-    free(b);
-    free(a2);
-    free(b2);
+}
+
+/* A flat window after a noisy stretch: BBANDS' sd is 0 (the two-pass fallback), and the
+ * window sum keeps no residue of the large values that left it. */
+static void test_flat_after_spike(void)
+{
+    enum { N = 200 };
+    double c[N];
+    for (int i = 0; i < N; i++) c[i] = i < 100 ? 50000.0 + 37.0 * ((i * 7919) % 13) : 0.001234;
+    const double *in[5] = {NULL, NULL, NULL, c, NULL};
+    double p[4] = {20, 2.0, 2.0, 0};
+    double up[N], mid[N], lo[N], sma[N];
+    double *o1[3] = {up, mid, lo}, *o2[1] = {sma};
+    CHECK(bot4_ta_batch(BOT4_TA_BBANDS, p, N, in, o1) == BOT4_TA_OK);
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, N, in, o2) == BOT4_TA_OK);
+    int bad = 0;
+    for (int i = 119; i < N; i++) {
+        bad += fabs(sma[i] - 0.001234) > 4e-16 * 0.001234 * 20;
+        /* a flat window's mean is the price to within a few ulp; its sd is that noise */
+        bad += fabs(up[i] - mid[i]) > 8 * 2.3e-16 * 0.001234 || fabs(lo[i] - mid[i]) > 8 * 2.3e-16 * 0.001234;
+    }
+    if (bad) fprintf(stderr, "flat after spike: %d bad (sma[119] %.17g, bbands %.17g %.17g)\n", bad, sma[119], up[119], mid[119]);
+    CHECK(bad == 0);
+}
+
+static void test_first_bad(void)
+{
+    double x[600];
+    for (int i = 0; i < 600; i++) x[i] = 1.0 + i;
+    CHECK(bot4_ta_first_bad(x, 600, 1) == -1 && bot4_ta_first_bad(x, 0, 0) == -1);
+    x[517] = INFINITY;
+    CHECK(bot4_ta_first_bad(x, 600, 0) == 517 && bot4_ta_first_bad(x, 517, 0) == -1);
+    x[300] = NAN;
+    CHECK(bot4_ta_first_bad(x, 600, 0) == 300);
+    x[3] = 0.0;
+    CHECK(bot4_ta_first_bad(x, 600, 1) == 3 && bot4_ta_first_bad(x, 600, 0) == 300);
+    x[2] = -0.0;
+    CHECK(bot4_ta_first_bad(x, 600, 1) == 2);
+    x[1] = -1e-300;
+    CHECK(bot4_ta_first_bad(x, 600, 1) == 1 && bot4_ta_first_bad(x, 2, 0) == -1);
+    x[0] = 4.9e-324; /* the smallest subnormal is > 0 */
+    CHECK(bot4_ta_first_bad(x, 1, 1) == -1);
 }
 
 int main(void)
@@ -222,7 +266,9 @@ int main(void)
     test_known_values();
     test_errors();
     test_stream_equals_batch();
-    test_simd_bodies();
+    test_windows_from_scratch();
+    test_flat_after_spike();
+    test_first_bad();
     printf("ta: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
