@@ -386,21 +386,42 @@ int bot4_book_is_crossed(const bot4_book *b)
     return bp >= ap;
 }
 
-int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int64_t *qty)
+/* Levels of s with window index <= i (any i: clamped to the window), then the overflow
+ * from position j downward, best first: the one ordered walk behind top and top_below. */
+static int64_t side_walk(const bot4_book *b, const bot4_book_side *s, int64_t i, int64_t j,
+                         int64_t n, int64_t *px, int64_t *qty)
 {
-    const bot4_book_side *s = &b->side[side];
     int64_t k = 0;
-    for (int64_t i = s->best; i >= 0 && k < n; i = side_prev_set(s, i - 1)) {
+    if (i >= b->window)
+        i = b->window - 1;
+    for (i = i < s->best ? side_prev_set(s, i) : s->best; i >= 0 && k < n; i = side_prev_set(s, i - 1)) {
         px[k] = s->sign * (s->base + i);
         qty[k] = s->qty[i];
         k++;
     }
-    for (int64_t j = s->ovf_n - 1; j >= 0 && k < n; j--) {
+    for (; j >= 0 && k < n; j--) {
         px[k] = s->sign * s->ovf_key[j];
         qty[k] = s->ovf_qty[j];
         k++;
     }
     return k;
+}
+
+int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int64_t *qty)
+{
+    const bot4_book_side *s = &b->side[side];
+    return side_walk(b, s, s->best, s->ovf_n - 1, n, px, qty);
+}
+
+int64_t bot4_book_top_below(const bot4_book *b, int side, int64_t price, int64_t n, int64_t *px,
+                            int64_t *qty)
+{
+    const bot4_book_side *s = &b->side[side];
+    const int64_t key = s->sign * price;
+    const int64_t i = key - s->base; /* levels below key: window indexes < i, then overflow keys < key */
+    if (i > 0)
+        return side_walk(b, s, i - 1, s->ovf_n - 1, n, px, qty);
+    return side_walk(b, s, -1, ovf_lower(s, key) - 1, n, px, qty);
 }
 
 int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,

@@ -195,6 +195,10 @@ int64_t bot4_book_level_count(const bot4_book *b, int side);
 int bot4_book_is_crossed(const bot4_book *b);
 /* Up to n best levels of a side, best first; returns how many were written. */
 int64_t bot4_book_top(const bot4_book *b, int side, int64_t n, int64_t *px, int64_t *qty);
+/* The same for the levels strictly worse than `price` (any price, present or not): the
+ * next n levels below a known prefix of the side, without walking the prefix again. */
+int64_t bot4_book_top_below(const bot4_book *b, int side, int64_t price, int64_t n, int64_t *px,
+                            int64_t *qty);
 /* Walk side from the touch taking up to qty lots. notional (sum price*lots, exact) is
  * returned as hi:lo of a 128-bit integer. Returns BOT4_BOOK_OK. */
 int bot4_book_fill(const bot4_book *b, int side, int64_t qty, int64_t *filled,

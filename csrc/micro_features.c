@@ -33,7 +33,7 @@ int bot4_features_params_check(const bot4_features_params *p)
 
 void bot4_features_free(bot4_features *f)
 {
-    free(f->m_ofi); free(f->m_x); free(f->m_y); free(f->m_c); free(f->m_ts);
+    free(f->tot);
     free(f->t_ts); free(f->t_px); free(f->t_qty); free(f->t_side);
     free(f->b_dp); free(f->v_bvc); free(f->v_aggr); free(f->mom);
     memset(f, 0, sizeof *f);
@@ -47,11 +47,7 @@ int bot4_features_init(bot4_features *f, const bot4_features_params *p)
     /* +1: the window's oldest entry is still needed for the cancel-burst time span. */
     f->msg_cap = max64(max64(p->ofi_window, p->kyle_window), max64(p->rv_window, p->cancel_long)) + 1;
     size_t mc = (size_t)f->msg_cap, tc = (size_t)p->trade_window;
-    f->m_ofi = calloc(mc * L, sizeof(int64_t));
-    f->m_x = calloc(mc, sizeof(int64_t));
-    f->m_y = calloc(mc, sizeof(int64_t));
-    f->m_c = calloc(mc, sizeof(int64_t));
-    f->m_ts = calloc(mc, sizeof(int64_t));
+    f->tot = calloc(mc, sizeof(bot4_features_totals));
     f->t_ts = calloc(tc, sizeof(int64_t));
     f->t_px = calloc(tc, sizeof(int64_t));
     f->t_qty = calloc(tc, sizeof(int64_t));
@@ -60,7 +56,7 @@ int bot4_features_init(bot4_features *f, const bot4_features_params *p)
     f->v_bvc = calloc((size_t)p->vpin_buckets, sizeof(double));
     f->v_aggr = calloc((size_t)p->vpin_buckets, sizeof(double));
     f->mom = calloc((size_t)p->momentum_lag, sizeof(double));
-    if (!f->m_ofi || !f->m_x || !f->m_y || !f->m_c || !f->m_ts || !f->t_ts || !f->t_px ||
+    if (!f->tot || !f->t_ts || !f->t_px ||
         !f->t_qty || !f->t_side || !f->b_dp || !f->v_bvc || !f->v_aggr || !f->mom) {
         bot4_features_free(f);
         return BOT4_FEATURES_ENOMEM;
@@ -77,9 +73,7 @@ void bot4_features_reset(bot4_features *f)
     f->cur_i = 0;
     f->has_book = 0;
     f->msgs = 0; f->msg_head = 0;
-    memset(f->ofi_sum, 0, sizeof f->ofi_sum);
-    f->kx = f->ky = 0; f->kxx = f->kxy = 0; f->rv_yy = 0;
-    f->c_short = f->c_long = 0;
+    memset(&f->run, 0, sizeof f->run);
     f->x_acc = 0; f->hit_bid = f->hit_ask = 0;
     f->bid_since = f->ask_since = 0;
     f->t_head = f->t_n = f->trades = 0; f->sv_sum = 0;
@@ -89,6 +83,8 @@ void bot4_features_reset(bot4_features *f)
     f->v_head = f->v_n = 0;
     f->mom_head = f->mom_n = 0; f->samples = 0;
 }
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 /* ---- SIMD: masked sum over the trade ring ------------------------------------------ */
 
@@ -121,7 +117,7 @@ static int64_t touch_avx2(const int64_t *px, const int64_t *side, const int64_t 
     return lanes[0] + lanes[1] + lanes[2] + lanes[3] + touch_scalar(px + i, side + i, qty + i, n - i, price, sv);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+AVX512
 static int64_t touch_avx512(const int64_t *px, const int64_t *side, const int64_t *qty, int64_t n,
                             int64_t price, int64_t sv)
 {
@@ -148,14 +144,6 @@ static touch_fn touch_body(int level)
     }
 }
 
-int bot4_features_dispatch_init(int level)
-{
-    const touch_fn fn = touch_body(level);
-    if (!fn) return BOT4_FEATURES_EINVAL;
-    touch_volume = fn;
-    return BOT4_FEATURES_OK;
-}
-
 int64_t bot4_features_touch_volume(const int64_t *px, const int64_t *side, const int64_t *qty,
                                    int64_t n, int64_t price, int64_t side_value)
 {
@@ -168,6 +156,102 @@ int64_t bot4_features_touch_volume_level(int level, const int64_t *px, const int
 {
     const touch_fn fn = touch_body(level);
     return fn ? fn(px, side, qty, n, price, side_value) : 0;
+}
+
+/* ---- SIMD: OFI terms of the top L levels --------------------------------------------- */
+
+/* e_k = 1{Pb>=Pb'}qb - 1{Pb<=Pb'}qb' - 1{Pa<=Pa'}qa + 1{Pa>=Pa'}qa' per level k, comparing
+ * the state after a message (c) with the one before (pv); a missing ask level compares as
+ * +inf (ask_key), a missing bid as price 0. An unchanged side contributes 0 exactly. The
+ * comparisons are data-dependent coin flips on a busy book, so every body is branch-free:
+ * the scalar one by masks, the vector ones by compares (levels 0..3 in one AVX2 register
+ * and level 4 scalar; all 5 in one masked AVX-512 register). Integer arithmetic: every body
+ * gives the same result bit for bit. */
+typedef void (*ofi_fn)(const bot4_features_levels *, const bot4_features_levels *, int64_t *);
+
+static inline int64_t ask_key(int64_t px, int64_t qty) { return qty > 0 ? px : INT64_MAX; }
+static inline int64_t when(int cond, int64_t v) { return -(int64_t)cond & v; }
+
+static inline int64_t ofi_level(const bot4_features_levels *c, const bot4_features_levels *pv, int k)
+{
+    const int64_t pb = c->bid_px[k], pb0 = pv->bid_px[k];
+    const int64_t pa = ask_key(c->ask_px[k], c->ask_qty[k]), pa0 = ask_key(pv->ask_px[k], pv->ask_qty[k]);
+    return when(pb >= pb0, c->bid_qty[k]) - when(pb <= pb0, pv->bid_qty[k])
+         + when(pa >= pa0, pv->ask_qty[k]) - when(pa <= pa0, c->ask_qty[k]);
+}
+
+static void ofi_scalar(const bot4_features_levels *c, const bot4_features_levels *pv, int64_t *e)
+{
+    for (int k = 0; k < L; k++) e[k] = ofi_level(c, pv, k);
+}
+
+#define LD256(p) _mm256_loadu_si256((const __m256i *)(p))
+
+__attribute__((target("avx2")))
+static void ofi_avx2(const bot4_features_levels *c, const bot4_features_levels *pv, int64_t *e)
+{
+    const __m256i pb = LD256(c->bid_px), pb0 = LD256(pv->bid_px);
+    const __m256i qb = LD256(c->bid_qty), qb0 = LD256(pv->bid_qty);
+    const __m256i qa = LD256(c->ask_qty), qa0 = LD256(pv->ask_qty);
+    const __m256i zero = _mm256_setzero_si256(), inf = _mm256_set1_epi64x(INT64_MAX);
+    const __m256i pa = _mm256_blendv_epi8(inf, LD256(c->ask_px), _mm256_cmpgt_epi64(qa, zero));
+    const __m256i pa0 = _mm256_blendv_epi8(inf, LD256(pv->ask_px), _mm256_cmpgt_epi64(qa0, zero));
+    /* andnot(gt(y, x), v) = v where x >= y */
+    const __m256i eb = _mm256_sub_epi64(_mm256_andnot_si256(_mm256_cmpgt_epi64(pb0, pb), qb),
+                                        _mm256_andnot_si256(_mm256_cmpgt_epi64(pb, pb0), qb0));
+    const __m256i ea = _mm256_sub_epi64(_mm256_andnot_si256(_mm256_cmpgt_epi64(pa0, pa), qa0),
+                                        _mm256_andnot_si256(_mm256_cmpgt_epi64(pa, pa0), qa));
+    _mm256_storeu_si256((__m256i *)e, _mm256_add_epi64(eb, ea));
+    e[4] = ofi_level(c, pv, 4);
+}
+
+
+AVX512
+static void ofi_avx512(const bot4_features_levels *c, const bot4_features_levels *pv, int64_t *e)
+{
+    const __mmask8 m = (1u << L) - 1;
+    const __m512i pb = _mm512_maskz_loadu_epi64(m, c->bid_px), pb0 = _mm512_maskz_loadu_epi64(m, pv->bid_px);
+    const __m512i qb = _mm512_maskz_loadu_epi64(m, c->bid_qty), qb0 = _mm512_maskz_loadu_epi64(m, pv->bid_qty);
+    const __m512i qa = _mm512_maskz_loadu_epi64(m, c->ask_qty), qa0 = _mm512_maskz_loadu_epi64(m, pv->ask_qty);
+    const __m512i zero = _mm512_setzero_si512(), inf = _mm512_set1_epi64(INT64_MAX);
+    const __m512i pa = _mm512_mask_loadu_epi64(inf, _mm512_cmpgt_epi64_mask(qa, zero) & m, c->ask_px);
+    const __m512i pa0 = _mm512_mask_loadu_epi64(inf, _mm512_cmpgt_epi64_mask(qa0, zero) & m, pv->ask_px);
+    const __m512i eb = _mm512_sub_epi64(_mm512_maskz_mov_epi64(_mm512_cmpge_epi64_mask(pb, pb0), qb),
+                                        _mm512_maskz_mov_epi64(_mm512_cmple_epi64_mask(pb, pb0), qb0));
+    const __m512i ea = _mm512_sub_epi64(_mm512_maskz_mov_epi64(_mm512_cmpge_epi64_mask(pa, pa0), qa0),
+                                        _mm512_maskz_mov_epi64(_mm512_cmple_epi64_mask(pa, pa0), qa));
+    _mm512_mask_storeu_epi64(e, m, _mm512_add_epi64(eb, ea));
+}
+
+static ofi_fn ofi_terms = ofi_scalar;
+
+static ofi_fn ofi_body(int level)
+{
+    switch (level) {
+    case BOT4_SIMD_SCALAR: return ofi_scalar;
+    case BOT4_SIMD_AVX2: return ofi_avx2;
+    case BOT4_SIMD_AVX512: return ofi_avx512;
+    default: return NULL;
+    }
+}
+
+int bot4_features_ofi_level(int level, const bot4_features_levels *c, const bot4_features_levels *pv,
+                            int64_t *e)
+{
+    const ofi_fn fn = ofi_body(level);
+    if (!fn) return BOT4_FEATURES_EINVAL;
+    fn(c, pv, e);
+    return BOT4_FEATURES_OK;
+}
+
+int bot4_features_dispatch_init(int level)
+{
+    const touch_fn fn = touch_body(level);
+    const ofi_fn ofi = ofi_body(level);
+    if (!fn || !ofi) return BOT4_FEATURES_EINVAL;
+    touch_volume = fn;
+    ofi_terms = ofi;
+    return BOT4_FEATURES_OK;
 }
 
 /* ---- tape ------------------------------------------------------------------------- */
@@ -248,78 +332,85 @@ static void on_trade(bot4_features *f, const bot4_event *ev)
 
 /* ---- book ------------------------------------------------------------------------- */
 
-static int64_t ask_key(int64_t px, int64_t qty) { return qty > 0 ? px : INT64_MAX; }
-
 static int64_t mid2(const bot4_features_levels *s, int *ok)
 {
-    *ok = s->bid_qty[0] > 0 && s->ask_qty[0] > 0;
-    return *ok ? s->bid_px[0] + s->ask_px[0] : 0;
+    *ok = (s->bid_qty[0] > 0) & (s->ask_qty[0] > 0);
+    return when(*ok, s->bid_px[0] + s->ask_px[0]);
 }
 
-static void read_levels(const bot4_book *b, int64_t ts, bot4_features_levels *s)
+static void read_side(const bot4_book *b, int side, int64_t *px, int64_t *q)
 {
-    s->ts = ts;
     /* zero only the levels the book does not have (rep stos on the whole struct costs
      * more than the rest of the update) */
-    for (int64_t k = bot4_book_top(b, BOT4_SIDE_BID, L, s->bid_px, s->bid_qty); k < L; k++)
-        s->bid_px[k] = s->bid_qty[k] = 0;
-    for (int64_t k = bot4_book_top(b, BOT4_SIDE_ASK, L, s->ask_px, s->ask_qty); k < L; k++)
-        s->ask_px[k] = s->ask_qty[k] = 0;
+    for (int64_t k = bot4_book_top(b, side, L, px, q); k < L; k++)
+        px[k] = q[k] = 0;
 }
 
-/* The top levels after a diff message the book applied row for row, derived from the
- * levels before it without reading the book: possible when every row that falls inside
- * the top L of its side only changes the quantity of a level already there. Returns 0
- * when a row inserts or deletes inside the top (the caller then reads the book). */
-static int patch_levels(const bot4_features_levels *cur, const bot4_event *rows, int64_t k,
-                        int64_t ts, bot4_features_levels *out, int64_t *ofi)
+/* One diff row on the cached top of its side: px/q hold the n best levels of the book as
+ * it stood before the row; exhaustive: the side has no other level. A row worse than all n
+ * on a side that is not exhaustive cannot change them and is skipped; the rest is an
+ * update, an insert (shifting the worse ones down, the last out) or a delete (shifting up;
+ * the caller refills the tail from the book). */
+static inline void patch_row(int side, int64_t *px, int64_t *q, int *n_io, int *exhaustive,
+                            int64_t price, int64_t qty)
 {
-    *out = *cur;
-    out->ts = ts;
-    for (int i = 0; i < L; i++) ofi[i] = 0;
+    const int n = *n_io;
+    /* j = how many cached levels are strictly better than price (they come first); counted
+     * without branches, as the position is a coin flip per row */
+    const int64_t sgn = side == BOT4_SIDE_BID ? 1 : -1;
+    int j = 0;
+    for (int i = 0; i < L; i++) j += (i < n) & (sgn * px[i] > sgn * price);
+    if (j == n && !*exhaustive) return;
+    if (j < n && px[j] == price) {
+        if (qty) { q[j] = qty; return; }
+        for (int i = j; i < n - 1; i++) { px[i] = px[i + 1]; q[i] = q[i + 1]; }
+        px[n - 1] = q[n - 1] = 0;
+        *n_io = n - 1;
+        return;
+    }
+    if (!qty) return;                       /* delete of an absent level */
+    if (j == L) { *exhaustive = 0; return; } /* one more level below a full top */
+    if (n == L) *exhaustive = 0;            /* the last level drops out of the top */
+    for (int i = n == L ? L - 1 : n; i > j; i--) { px[i] = px[i - 1]; q[i] = q[i - 1]; }
+    px[j] = price; q[j] = qty;
+    if (n < L) *n_io = n + 1;
+}
+
+/* s holds the top before a diff message the book has applied row for row; make it the
+ * top after, reading the book only for levels that a delete pulled up from below the
+ * cache (bot4_book_top_below, from the last level still known). Invariant per row: the
+ * n cached levels are the best n of the book after the rows so far. */
+static void patch_levels(const bot4_book *b, bot4_features_levels *s, const bot4_event *rows, int64_t k)
+{
+    int64_t *px[2] = {s->bid_px, s->ask_px}, *q[2] = {s->bid_qty, s->ask_qty};
+    int n[2], exhaustive[2];
+    for (int sd = 0; sd < 2; sd++) {
+        int c = 0; /* the levels present are a prefix: count them without branches */
+        for (int i = 0; i < L; i++) c += q[sd][i] > 0;
+        n[sd] = c;
+        exhaustive[sd] = c < L;
+    }
     for (int64_t r = 0; r < k; r++) {
-        const bot4_event *e = &rows[r];
-        if (e->kind != BOT4_EV_UPDATE || e->side > BOT4_SIDE_ASK) return 0;
-        int64_t *px = e->side == BOT4_SIDE_BID ? out->bid_px : out->ask_px;
-        int64_t *q = e->side == BOT4_SIDE_BID ? out->bid_qty : out->ask_qty;
-        const int full = q[L - 1] > 0;
-        const int inside = !full || (e->side == BOT4_SIDE_BID ? e->price >= px[L - 1] : e->price <= px[L - 1]);
-        if (!inside) continue;
-        if (e->qty == 0) return 0;
-        int found = 0;
-        for (int i = 0; i < L && q[i] > 0; i++)
-            if (px[i] == e->price) {
-                /* prices unchanged: e_i = (qb - qb') - (qa - qa') for this level */
-                ofi[i] += e->side == BOT4_SIDE_BID ? e->qty - q[i] : q[i] - e->qty;
-                q[i] = e->qty;
-                found = 1;
-                break;
-            }
-        if (!found) return 0;
+        const int sd = rows[r].side;
+        if (sd <= BOT4_SIDE_ASK)
+            patch_row(sd, px[sd], q[sd], &n[sd], &exhaustive[sd], rows[r].price, rows[r].qty);
     }
-    return 1;
+    for (int sd = 0; sd < 2; sd++) {
+        const int have = n[sd];
+        if (exhaustive[sd] || have == L) continue;
+        const int64_t got = have ? bot4_book_top_below(b, sd, px[sd][have - 1], L - have, px[sd] + have, q[sd] + have)
+                                 : bot4_book_top(b, sd, L, px[sd], q[sd]);
+        for (int64_t i = have + got; i < L; i++) px[sd][i] = q[sd][i] = 0;
+    }
 }
 
-/* A book message ended: rows (k of them, may be NULL) were applied row for row to a live
- * book when `exact`, so the new top may be patched from the old; else it is read. */
-static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4_event *rows,
-                    int64_t n_rows, int exact)
+/* lv[cur_i] is the new top after a book message at ts, lv[1 - cur_i] the one before:
+ * per-message terms, then one record of running totals. */
+static void commit_message(bot4_features *f, int64_t ts)
 {
-    const int ni = 1 - f->cur_i;
-    int64_t *e = f->m_ofi + f->msg_head * L;
-    const int patched = exact && f->has_book && patch_levels(&f->lv[f->cur_i], rows, n_rows, ts, &f->lv[ni], e);
-    if (!patched)
-        read_levels(b, ts, &f->lv[ni]);
-    f->cur_i = ni;
-    const bot4_features_levels *c = &f->lv[ni], *pv = &f->lv[1 - ni];
-    const int64_t slot = f->msg_head, cap = f->msg_cap;
-    /* OFI contributions per level (the patch already gave them when prices did not move). */
-    for (int k = 0; k < L && !patched; k++) {
-        const int64_t pb = c->bid_px[k], qb = c->bid_qty[k], pb0 = pv->bid_px[k], qb0 = pv->bid_qty[k];
-        const int64_t pa = ask_key(c->ask_px[k], c->ask_qty[k]), qa = c->ask_qty[k];
-        const int64_t pa0 = ask_key(pv->ask_px[k], pv->ask_qty[k]), qa0 = pv->ask_qty[k];
-        e[k] = (pb >= pb0 ? qb : 0) - (pb <= pb0 ? qb0 : 0) - (pa <= pa0 ? qa : 0) + (pa >= pa0 ? qa0 : 0);
-    }
+    const bot4_features_levels *restrict c = &f->lv[f->cur_i], *restrict pv = &f->lv[1 - f->cur_i];
+    int64_t e[L];
+    ofi_terms(c, pv, e);
     /* Mid change and signed volume (Kyle, RV). */
     int ok0, ok1;
     const int64_t m0 = mid2(pv, &ok0), m1 = mid2(c, &ok1);
@@ -342,34 +433,76 @@ static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4
     }
     f->hit_bid = f->hit_ask = 0;
     /* Touch survival. */
-    if (c->bid_qty[0] > 0 && (pv->bid_qty[0] == 0 || pv->bid_px[0] != c->bid_px[0])) f->bid_since = ts;
-    if (c->ask_qty[0] > 0 && (pv->ask_qty[0] == 0 || pv->ask_px[0] != c->ask_px[0])) f->ask_since = ts;
-    /* Enter the message ring; drop what leaves each window. */
-    const int64_t m = f->msgs;
-#define BACK(w) (slot >= (w) ? slot - (w) : slot - (w) + cap) /* w < cap: no division */
-    if (m >= f->p.ofi_window) {
-        const int64_t *old = f->m_ofi + BACK(f->p.ofi_window) * L;
-        for (int k = 0; k < L; k++) f->ofi_sum[k] -= old[k];
-    }
-    if (m >= f->p.kyle_window) {
-        const int64_t j = BACK(f->p.kyle_window), ox = f->m_x[j], oy = f->m_y[j];
-        f->kx -= ox; f->ky -= oy; f->kxx -= (__int128)ox * ox; f->kxy -= (__int128)ox * oy;
-    }
-    if (m >= f->p.rv_window) {
-        const int64_t oy = f->m_y[BACK(f->p.rv_window)];
-        f->rv_yy -= (__int128)oy * oy;
-    }
-    if (m >= f->p.cancel_short) f->c_short -= f->m_c[BACK(f->p.cancel_short)];
-    if (m >= f->p.cancel_long) f->c_long -= f->m_c[BACK(f->p.cancel_long)];
-#undef BACK
-    for (int k = 0; k < L; k++) f->ofi_sum[k] += e[k];
-    f->m_x[slot] = x; f->m_y[slot] = y; f->m_c[slot] = cm; f->m_ts[slot] = ts;
-    f->kx += x; f->ky += y; f->kxx += (__int128)x * x; f->kxy += (__int128)x * y;
-    f->rv_yy += (__int128)y * y;
-    f->c_short += cm; f->c_long += cm;
-    f->msg_head = slot + 1 == cap ? 0 : slot + 1;
-    f->msgs = m + 1;
+    const int new_bid = (c->bid_qty[0] > 0) & ((pv->bid_qty[0] == 0) | (pv->bid_px[0] != c->bid_px[0]));
+    const int new_ask = (c->ask_qty[0] > 0) & ((pv->ask_qty[0] == 0) | (pv->ask_px[0] != c->ask_px[0]));
+    f->bid_since = new_bid ? ts : f->bid_since;
+    f->ask_since = new_ask ? ts : f->ask_since;
+    /* Running totals (wrapping: see bot4_features_totals), written to f->run and the ring
+     * field by field: a struct copy of just-written fields would reload them with wider
+     * loads than the stores, which defeats store-to-load forwarding. */
+    bot4_features_totals *restrict t = &f->run, *restrict slot = &f->tot[f->msg_head];
+    for (int k = 0; k < L; k++) slot->ofi[k] = t->ofi[k] += (uint64_t)e[k];
+    slot->x = t->x += (uint64_t)x;
+    slot->y = t->y += (uint64_t)y;
+    slot->c = t->c += (uint64_t)cm;
+    slot->ts = t->ts = ts;
+    slot->xx = t->xx += (unsigned __int128)((__int128)x * x);
+    slot->xy = t->xy += (unsigned __int128)((__int128)x * y);
+    slot->yy = t->yy += (unsigned __int128)((__int128)y * y);
+    f->msg_head = f->msg_head + 1 == f->msg_cap ? 0 : f->msg_head + 1;
+    f->msgs++;
     f->has_book = 1;
+}
+
+/* A book message ended: rows (k of them, may be NULL) were applied row for row to a live
+ * book when `exact`, so the new top may be patched from the old; else it is read. */
+static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4_event *rows,
+                    int64_t n_rows, int exact)
+{
+    bot4_features_levels *s = &f->lv[1 - f->cur_i];
+    if (exact && f->has_book) {
+        *s = f->lv[f->cur_i];
+        patch_levels(b, s, rows, n_rows);
+    } else {
+        read_side(b, BOT4_SIDE_BID, s->bid_px, s->bid_qty);
+        read_side(b, BOT4_SIDE_ASK, s->ask_px, s->ask_qty);
+    }
+    s->ts = ts;
+    f->cur_i = 1 - f->cur_i;
+    commit_message(f, ts);
+}
+
+int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_t *row,
+                               int *side, int *level, int *reason)
+{
+    for (int64_t r = 0; r < n; r++) {
+        for (int sd = 0; sd < 2; sd++) {
+            const int64_t *px = sd == BOT4_SIDE_BID ? lv[r].bid_px : lv[r].ask_px;
+            const int64_t *q = sd == BOT4_SIDE_BID ? lv[r].bid_qty : lv[r].ask_qty;
+            int why = 0, k = 0;
+            for (; k < L && !why; k++) {
+                if (q[k] < 0) why = BOT4_FEATURES_LV_QTY;
+                else if (q[k] == 0) why = px[k] != 0 ? BOT4_FEATURES_LV_MISSING_PRICE : 0;
+                else if (px[k] <= 0 || px[k] > BOT4_BOOK_PRICE_MAX) why = BOT4_FEATURES_LV_PRICE;
+                else if (k > 0 && q[k - 1] == 0) why = BOT4_FEATURES_LV_GAP;
+                else if (k > 0 && (sd == BOT4_SIDE_BID ? px[k] >= px[k - 1] : px[k] <= px[k - 1]))
+                    why = BOT4_FEATURES_LV_ORDER;
+            }
+            if (why) {
+                *row = r; *side = sd; *level = k - 1; *reason = why;
+                return BOT4_FEATURES_EINVAL;
+            }
+        }
+    }
+    return BOT4_FEATURES_OK;
+}
+
+void bot4_features_on_levels(bot4_features *f, const bot4_features_levels *lv)
+{
+    f->now = lv->ts;
+    f->lv[1 - f->cur_i] = *lv;
+    f->cur_i = 1 - f->cur_i;
+    commit_message(f, lv->ts);
 }
 
 void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_event *ev)
@@ -390,19 +523,28 @@ void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_eve
 
 /* ---- vector ----------------------------------------------------------------------- */
 
-/* Time of the message w-1 back from the newest (the oldest one in a window of w). */
-static int64_t msg_ts_back(const bot4_features *f, int64_t w)
+/* Totals of the ring slot `back` messages before the newest (back < msgs, back < msg_cap). */
+static const bot4_features_totals *totals_back(const bot4_features *f, int64_t back)
 {
-    const int64_t have = f->msgs < w ? f->msgs : w;
-    const int64_t j = f->msg_head >= have ? f->msg_head - have : f->msg_head - have + f->msg_cap;
-    return f->m_ts[j];
+    const int64_t j = f->msg_head - 1 - back;
+    return &f->tot[j >= 0 ? j : j + f->msg_cap];
 }
 
-static double window_rate(const bot4_features *f, int64_t sum, int64_t w)
+static const bot4_features_totals no_totals; /* before the first message: all zero */
+
+/* Totals just before the window of the last w messages (zero when it covers them all):
+ * a window sum is f->run minus these. */
+static const bot4_features_totals *window_start(const bot4_features *f, int64_t w)
 {
-    const int64_t newest = f->m_ts[f->msg_head > 0 ? f->msg_head - 1 : f->msg_cap - 1];
-    const int64_t dt = max64(newest - msg_ts_back(f, w), MIN_DT_NS);
-    return (double)sum / (double)dt;
+    return f->msgs > w ? totals_back(f, w) : &no_totals;
+}
+
+/* Rate of c over the last min(msgs, w) messages: sum / their time span (>= 1 us). */
+static double window_rate(const bot4_features *f, int64_t w)
+{
+    const int64_t have = f->msgs < w ? f->msgs : w;
+    const int64_t dt = max64(f->run.ts - totals_back(f, have - 1)->ts, MIN_DT_NS);
+    return (double)(int64_t)(f->run.c - window_start(f, w)->c) / (double)dt;
 }
 
 void bot4_features_vector(const bot4_features *f, double *out)
@@ -422,11 +564,12 @@ void bot4_features_vector(const bot4_features *f, double *out)
     else
         out[BOT4_F_MICRO_MOM] = nan;
     int64_t sb = 0, sa = 0;
+    const bot4_features_totals *ofi0 = window_start(f, f->p.ofi_window);
     for (int k = 0; k < L; k++) {
         const int64_t b = c->bid_qty[k], a = c->ask_qty[k];
         out[BOT4_F_IMB1 + k] = b + a > 0 ? (double)(b - a) / (double)(b + a) : 0.0;
         sb += b; sa += a;
-        out[BOT4_F_OFI1 + k] = (double)f->ofi_sum[k];
+        out[BOT4_F_OFI1 + k] = (double)(int64_t)(f->run.ofi[k] - ofi0->ofi[k]);
     }
     out[BOT4_F_IMB_CUM] = sb + sa > 0 ? (double)(sb - sa) / (double)(sb + sa) : 0.0;
     /* VPIN: mean over the full buckets in the ring. */
@@ -440,10 +583,14 @@ void bot4_features_vector(const bot4_features *f, double *out)
     }
     /* Kyle's lambda over the last min(msgs, window) messages. */
     const int64_t nk = f->msgs < f->p.kyle_window ? f->msgs : f->p.kyle_window;
-    const __int128 den = (__int128)nk * f->kxx - (__int128)f->kx * f->kx;
-    const __int128 num = (__int128)nk * f->kxy - (__int128)f->kx * f->ky;
+    const bot4_features_totals *k0 = window_start(f, f->p.kyle_window);
+    const int64_t sx = (int64_t)(f->run.x - k0->x), sy = (int64_t)(f->run.y - k0->y);
+    const __int128 sxx = (__int128)(f->run.xx - k0->xx), sxy = (__int128)(f->run.xy - k0->xy);
+    const __int128 den = (__int128)nk * sxx - (__int128)sx * sx;
+    const __int128 num = (__int128)nk * sxy - (__int128)sx * sy;
     out[BOT4_F_KYLE] = den != 0 ? 0.5 * ((double)num / (double)den) : nan;
-    out[BOT4_F_RV] = two ? 0.5 * sqrt((double)f->rv_yy) / mid : nan;
+    const __int128 syy = (__int128)(f->run.yy - window_start(f, f->p.rv_window)->yy);
+    out[BOT4_F_RV] = two ? 0.5 * sqrt((double)syy) / mid : nan;
     /* Tape over the last t_n trades. */
     double rate_den = 0.0;
     if (f->t_n > 0) {
@@ -456,8 +603,8 @@ void bot4_features_vector(const bot4_features *f, double *out)
     out[BOT4_F_SIGNED_VOL] = (double)f->sv_sum;
     /* Cancel burst. */
     if (f->msgs > 0) {
-        const double rl = window_rate(f, f->c_long, f->p.cancel_long);
-        out[BOT4_F_CANCEL_BURST] = rl > 0.0 ? window_rate(f, f->c_short, f->p.cancel_short) / rl : 0.0;
+        const double rl = window_rate(f, f->p.cancel_long);
+        out[BOT4_F_CANCEL_BURST] = rl > 0.0 ? window_rate(f, f->p.cancel_short) / rl : 0.0;
     } else {
         out[BOT4_F_CANCEL_BURST] = 0.0;
     }
@@ -485,12 +632,15 @@ void bot4_features_sample(bot4_features *f, double *out)
 
 /* ---- batch driver ----------------------------------------------------------------- */
 
-int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
-                      int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
-                      int64_t cap, int64_t *n_out, bot4_features_levels *trace,
-                      int64_t trace_cap, int64_t *n_trace)
+/* The batch loop of bot4_features_run (b != NULL: apply each book message to b) and
+ * bot4_features_run_levels (b == NULL: take the next of `levels` instead). */
+static int run_loop(bot4_features *f, bot4_book *b, const bot4_features_levels *levels,
+                    int64_t n_levels, const bot4_event *ev, int64_t n, int64_t every,
+                    int64_t interval_ns, double *out, int64_t *out_row, int64_t cap,
+                    int64_t *n_out, bot4_features_levels *trace, int64_t trace_cap,
+                    int64_t *n_trace)
 {
-    int64_t msg_start = 0, last_row = -1, no = 0, nt = 0;
+    int64_t msg_start = 0, last_row = -1, no = 0, nt = 0, nl = 0;
     int64_t last_ts = n > 0 ? ev[0].ts_local : 0;
     int rc = BOT4_FEATURES_OK;
     for (int64_t i = 0; i < n; i++) {
@@ -499,28 +649,37 @@ int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int6
         if (book_row) {
             if (e->flags & BOT4_EVF_BEGIN) msg_start = i;
             if (!(e->flags & BOT4_EVF_END)) continue;
-            int64_t nb = 0;
-            const int64_t k = i - msg_start + 1;
-            const int64_t applied0 = b->stats.diffs_applied, updates0 = b->stats.level_updates;
-            const int64_t snaps0 = b->stats.snapshots;
-            const int live0 = b->state == BOT4_BOOK_LIVE;
-            if (bot4_book_apply_batch(b, ev + msg_start, k, NULL, &nb) != BOT4_BOOK_OK)
-                rc = BOT4_FEATURES_ENOMEM;
-            /* A diff applied row for row to a live book: the top can be patched instead of
-             * read (most diffs change quantities of levels already in the top, or nothing). */
-            const int exact = live0 && b->state == BOT4_BOOK_LIVE &&
-                              b->stats.diffs_applied == applied0 + 1 &&
-                              b->stats.level_updates == updates0 + k && b->stats.snapshots == snaps0;
             f->now = e->ts_local;
-            on_book(f, b, e->ts_local, ev + msg_start, k, exact);
+            if (b) {
+                int64_t nb = 0;
+                const int64_t k = i - msg_start + 1;
+                const int64_t applied0 = b->stats.diffs_applied, updates0 = b->stats.level_updates;
+                const int64_t snaps0 = b->stats.snapshots;
+                const int live0 = b->state == BOT4_BOOK_LIVE;
+                if (bot4_book_apply_batch(b, ev + msg_start, k, NULL, &nb) != BOT4_BOOK_OK)
+                    rc = BOT4_FEATURES_ENOMEM;
+                /* A diff applied row for row to a live book: the top can be patched from the
+                 * rows instead of read (most diffs change levels already in the top, or none). */
+                const int exact = live0 && b->state == BOT4_BOOK_LIVE &&
+                                  b->stats.diffs_applied == applied0 + 1 &&
+                                  b->stats.level_updates == updates0 + k && b->stats.snapshots == snaps0;
+                on_book(f, b, e->ts_local, ev + msg_start, k, exact);
+            } else {
+                if (nl == n_levels) { rc = BOT4_FEATURES_EINVAL; break; }
+                bot4_features_levels *s = &f->lv[1 - f->cur_i];
+                *s = levels[nl++];
+                s->ts = e->ts_local;
+                f->cur_i = 1 - f->cur_i;
+                commit_message(f, e->ts_local);
+            }
+            if (trace) {
+                if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; break; }
+                trace[nt++] = f->lv[f->cur_i];
+            }
         } else {
             bot4_features_on_event(f, b, e);
+            if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
         }
-        if (book_row && trace) {
-            if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; break; }
-            trace[nt++] = f->lv[f->cur_i];
-        }
-        if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
         const int due = (every > 0 && i - last_row >= every) ||
                         (interval_ns > 0 && e->ts_local - last_ts >= interval_ns);
         if (due) {
@@ -535,4 +694,22 @@ int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int6
     *n_out = no;
     if (n_trace) *n_trace = nt;
     return rc;
+}
+
+int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
+                      int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
+                      int64_t cap, int64_t *n_out, bot4_features_levels *trace,
+                      int64_t trace_cap, int64_t *n_trace)
+{
+    return run_loop(f, b, NULL, 0, ev, n, every, interval_ns, out, out_row, cap, n_out,
+                    trace, trace_cap, n_trace);
+}
+
+int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
+                             const bot4_features_levels *levels, int64_t n_levels,
+                             int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
+                             int64_t cap, int64_t *n_out)
+{
+    return run_loop(f, NULL, levels, n_levels, ev, n, every, interval_ns, out, out_row, cap,
+                    n_out, NULL, 0, NULL);
 }

@@ -52,15 +52,20 @@
  *     among the last trade_window trades) / max(now - t_oldest, 1 us); +inf when r_b = 0
  *     (NaN if the side is empty); fill_eta_ask mirrored with buyer-initiated trades.
  *
- * Invariants: ring heads and counts stay within their capacities; window sums equal the
- * sums of the ring entries they cover (integers exactly). Cost per event: a trade row is
- * O(1) (a boundary-crossing trade O(buckets it closes)); the END row of a book message
- * reads the top 5 levels per side from the book (bot4_book_top) and does O(levels) work;
- * the vector is O(trade_window) for the queue fill rates. No allocation after init.
+ * Invariants: ring heads and counts stay within their capacities; lv[cur_i] is the book's
+ * exact top L per side after the last message; a window sum is the difference of two
+ * running totals (bot4_features_totals), exact for integers. Cost per event: a trade row
+ * is O(1) (a boundary-crossing trade O(buckets it closes)); the END row of a book message
+ * costs O(L) per row inside the top L plus one record of totals: when the batch driver
+ * knows the book applied the message row for row, the top L is patched from the rows
+ * (inserts shift, deletes shift and refill the tail from the book with
+ * bot4_book_top_below), else it is read (bot4_book_top). The vector is O(trade_window +
+ * vpin_buckets) (queue fill rates, bucket mean). No allocation after init.
  *
- * SIMD: the one loop that vectorizes is the queue fill-rate scan of the trade ring
- * (bot4_features_touch_volume: a masked sum of int64 lots); it has scalar, AVX2 and
- * AVX-512 bodies chosen once by bot4_features_dispatch_init. Integer arithmetic, so every
+ * SIMD: two kernels have scalar, AVX2 and AVX-512 bodies chosen once by
+ * bot4_features_dispatch_init: the OFI terms of a message (the L levels of both sides
+ * compared at once, branch-free) and the queue fill-rate scan of the trade ring
+ * (bot4_features_touch_volume: a masked sum of int64 lots). Integer arithmetic, so every
  * body returns the same value bit for bit.
  */
 #ifndef BOT4_MICRO_FEATURES_H
@@ -114,6 +119,18 @@ typedef struct bot4_features_levels {
     int64_t ask_px[BOT4_FEATURES_LEVELS], ask_qty[BOT4_FEATURES_LEVELS]; /* missing: 0, 0 */
 } bot4_features_levels;
 
+/* Running totals of the per-message series after one message. Window sums over book
+ * messages are differences of two of these (now minus W messages back), so a message
+ * costs one record write and no per-window subtraction. Unsigned: the totals wrap
+ * modulo 2^64 / 2^128, and a difference is exact whenever the window sum itself fits in
+ * int64 / __int128 (two's complement), however long the session. */
+typedef struct bot4_features_totals {
+    uint64_t ofi[BOT4_FEATURES_LEVELS];  /* e_k */
+    uint64_t x, y, c;                    /* signed volume, 2*mid change, unexplained removal */
+    int64_t ts;                          /* time of the message (not a total) */
+    unsigned __int128 xx, xy, yy;
+} bot4_features_totals;
+
 typedef struct bot4_features {
     bot4_features_params p;
     int64_t now;
@@ -123,14 +140,10 @@ typedef struct bot4_features {
     int cur_i;
     int has_book;
     int64_t msgs;                 /* book messages seen */
-    /* per-message ring, capacity msg_cap = max(book windows) */
+    /* totals after each of the last msg_cap messages (ring; msg_cap = max window + 1) */
     int64_t msg_cap, msg_head;    /* head = slot of the next message */
-    int64_t *m_ofi;               /* [msg_cap][LEVELS] */
-    int64_t *m_x, *m_y, *m_c, *m_ts;
-    int64_t ofi_sum[BOT4_FEATURES_LEVELS];
-    int64_t kx, ky; __int128 kxx, kxy;   /* kyle window sums */
-    __int128 rv_yy;
-    int64_t c_short, c_long;
+    bot4_features_totals *tot;
+    bot4_features_totals run;     /* totals after the newest message */
     int64_t x_acc;                /* signed volume since the last message */
     int64_t hit_bid, hit_ask;     /* volume traded at the current touch since the last message */
     int64_t bid_since, ask_since;
@@ -161,6 +174,11 @@ int64_t bot4_features_touch_volume_level(int level, const int64_t *px, const int
                                          const int64_t *qty, int64_t n, int64_t price,
                                          int64_t side_value);
 
+/* The OFI terms e[0..L) of a message (c after, pv before; formula above) by the named body
+ * (tests compare them); EINVAL for an unknown level. The update uses the selected body. */
+int bot4_features_ofi_level(int level, const bot4_features_levels *c, const bot4_features_levels *pv,
+                            int64_t *e);
+
 int bot4_features_params_check(const bot4_features_params *p);
 int bot4_features_init(bot4_features *f, const bot4_features_params *p);
 void bot4_features_free(bot4_features *f);
@@ -170,6 +188,23 @@ void bot4_features_reset(bot4_features *f);
 void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_event *ev);
 /* The current state, without marking a decision point: out[BOT4_F_N]. */
 void bot4_features_vector(const bot4_features *f, double *out);
+/* A book message ended and left these top levels (exact: bids best first, asks best first,
+ * missing levels (0, 0) at the end): the entry point for a feed that delivers the top L
+ * itself (partial-depth streams), with no book. Same update as a book message's END row. */
+void bot4_features_on_levels(bot4_features *f, const bot4_features_levels *lv);
+/* Check n rows of top levels for bot4_features_on_levels/run_levels: per side a prefix of
+ * levels with qty > 0 and price in (0, BOT4_BOOK_PRICE_MAX], strictly worse level by level
+ * (bids descending, asks ascending), then (0, 0). Returns OK, or EINVAL with the first bad
+ * row, side (BOT4_SIDE_BID/ASK), level index and reason (BOT4_FEATURES_LV_*). */
+enum {
+    BOT4_FEATURES_LV_QTY = 1,       /* negative quantity */
+    BOT4_FEATURES_LV_PRICE,         /* price out of range at a level with quantity */
+    BOT4_FEATURES_LV_MISSING_PRICE, /* a missing level's price is not 0 */
+    BOT4_FEATURES_LV_GAP,           /* a level after a missing one */
+    BOT4_FEATURES_LV_ORDER,         /* not strictly worse than the level before it */
+};
+int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_t *row,
+                               int *side, int *level, int *reason);
 /* A decision point: out[BOT4_F_N] as above, then the microprice joins the momentum ring. */
 void bot4_features_sample(bot4_features *f, double *out);
 
@@ -184,5 +219,12 @@ int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int6
                       int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
                       int64_t cap, int64_t *n_out, bot4_features_levels *trace,
                       int64_t trace_cap, int64_t *n_trace);
+/* The same driver with the top levels given instead of a book: levels[j] is the state after
+ * the j-th book message of ev (n_levels of them; e.g. a trace of bot4_features_run), its
+ * ts taken from the message's END row. EINVAL when the levels run out. */
+int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
+                             const bot4_features_levels *levels, int64_t n_levels,
+                             int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
+                             int64_t cap, int64_t *n_out);
 
 #endif

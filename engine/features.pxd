@@ -10,6 +10,11 @@ cdef extern from "micro_features.h":
         BOT4_FEATURES_OK
         BOT4_FEATURES_ENOMEM
         BOT4_FEATURES_EINVAL
+        BOT4_FEATURES_LV_QTY
+        BOT4_FEATURES_LV_PRICE
+        BOT4_FEATURES_LV_MISSING_PRICE
+        BOT4_FEATURES_LV_GAP
+        BOT4_FEATURES_LV_ORDER
 
     ctypedef struct bot4_features_params:
         int64_t ofi_window, kyle_window, rv_window, cancel_short, cancel_long
@@ -43,10 +48,17 @@ cdef extern from "micro_features.h":
     void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_event *ev) nogil
     void bot4_features_vector(const bot4_features *f, double *out) nogil
     void bot4_features_sample(bot4_features *f, double *out) nogil
+    int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_t *row,
+                                   int *side, int *level, int *reason) nogil
+    void bot4_features_on_levels(bot4_features *f, const bot4_features_levels *lv) nogil
     int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
                           int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
                           int64_t cap, int64_t *n_out, bot4_features_levels *trace,
                           int64_t trace_cap, int64_t *n_trace) nogil
+    int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
+                                 const bot4_features_levels *levels, int64_t n_levels,
+                                 int64_t every, int64_t interval_ns, double *out,
+                                 int64_t *out_row, int64_t cap, int64_t *n_out) nogil
 
 
 cdef class Features:

@@ -201,7 +201,41 @@ cdef class Features:
         return self.f.samples
 
 
-def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint trace=False):
+def validate_levels(levels, int64_t n_messages=-1):
+    """Raise FeatureInputError naming the first malformed row of a LEVELS_DTYPE array (the
+    top levels after each book message): per side a prefix of levels with qty > 0 and
+    price > 0, strictly worse level by level (bids descending, asks ascending), then (0, 0)
+    for the missing ones. With n_messages >= 0, the row count must equal it."""
+    if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
+        raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
+                                f"{getattr(levels, 'dtype', type(levels).__name__)}")
+    if n_messages >= 0 and levels.shape[0] != n_messages:
+        raise FeatureInputError(f"levels has {levels.shape[0]} rows for {n_messages} book messages")
+    lv = np.ascontiguousarray(levels)
+    cdef const unsigned char[::1] raw = lv.view(np.uint8) if lv.shape[0] else np.zeros(LEVELS_DTYPE.itemsize, np.uint8)
+    cdef int64_t row = 0, n = lv.shape[0]
+    cdef int side = 0, level = 0, reason = 0, rc
+    with nogil:
+        rc = bot4_features_levels_check(<const bot4_features_levels *>&raw[0], n, &row, &side, &level, &reason)
+    if rc != BOT4_FEATURES_OK:
+        name = ("bid", "ask")[side]
+        field = f"{name}_qty" if reason in (BOT4_FEATURES_LV_QTY, BOT4_FEATURES_LV_GAP) else f"{name}_px"
+        value = int(lv[field][row, level])
+        raise FeatureInputError(f"levels row {row}: bad {field}[{level}], value {value} ({_LV_WHY[reason]})")
+    return lv
+
+
+_LV_WHY = {
+    BOT4_FEATURES_LV_QTY: "negative quantity",
+    BOT4_FEATURES_LV_PRICE: "price out of range at a level with quantity",
+    BOT4_FEATURES_LV_MISSING_PRICE: "price of a missing level is not 0",
+    BOT4_FEATURES_LV_GAP: "a level after a missing one",
+    BOT4_FEATURES_LV_ORDER: "not strictly worse than the level before it",
+}
+
+
+def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint trace=False,
+            levels=None):
     """Feature time series of a whole event array.
 
     Samples after the row closing a message (or a trade) once `every` rows have passed, or
@@ -209,9 +243,15 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     Returns a dict: ``row`` (int64, the row sampled after), ``ts`` (its ts_local),
     ``values`` (float64 [samples, N_FEATURES], columns in bot.features.layout.NAMES order)
     and, with trace=True, ``levels`` (LEVELS_DTYPE, top levels after every book message).
+
+    With ``levels`` (LEVELS_DTYPE, one row per book message, e.g. a previous trace or a
+    partial-depth feed's top levels) no book is kept: each message's state is taken from
+    it (its ts from the message's END row), and the book rows' own contents are not read.
     """
     if (every > 0) == (interval_ns > 0) or every < 0 or interval_ns < 0:
         raise ValueError(f"give exactly one of every={every} (rows) or interval_ns={interval_ns} (> 0)")
+    if trace and levels is not None:
+        raise ValueError("trace=True records the book's levels; with levels given there is no book")
     cdef bot4_features_params p = _params(params)
     ev = validate(events)
     cdef int64_t n = ev.shape[0]
@@ -224,28 +264,43 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     cap = max(cap, 1)
     values = np.empty((cap, N_FEATURES), dtype=np.float64)
     rows = np.empty(cap, dtype=np.int64)
-    cdef int64_t book_rows = int(np.count_nonzero((ev["kind"] <= 2) & ((ev["flags"] & 2) != 0))) if trace else 0
-    levels = np.zeros(max(book_rows, 1), dtype=LEVELS_DTYPE)
+    cdef int64_t book_msgs = 0
+    if trace or levels is not None:
+        book_msgs = int(np.count_nonzero((ev["kind"] <= 2) & ((ev["flags"] & 2) != 0)))
+    if levels is not None:
+        given = validate_levels(levels, book_msgs)
+        trace_out = None
+    else:
+        given = None
+        trace_out = np.zeros(max(book_msgs, 1), dtype=LEVELS_DTYPE)
+    lv = given if given is not None else trace_out
     cdef double[:, ::1] vo = values
     cdef int64_t[::1] ro = rows
-    cdef unsigned char[::1] lraw = levels.view(np.uint8)
+    cdef const unsigned char[::1] lraw = lv.view(np.uint8) if lv.shape[0] else np.zeros(LEVELS_DTYPE.itemsize, np.uint8)
     cdef const unsigned char[::1] raw = ev.view(np.uint8) if n else np.zeros(64, np.uint8)
     cdef bot4_features f
     cdef bot4_book b
     cdef int64_t n_out = 0, n_trace = 0
     cdef int rc
-    cdef bot4_features_levels *tr = <bot4_features_levels *>&lraw[0] if trace else NULL
+    cdef bint use_book = given is None
+    cdef bot4_features_levels *lvp = <bot4_features_levels *>&lraw[0]
+    cdef bot4_features_levels *tr = lvp if trace else NULL
     if bot4_features_init(&f, &p) != BOT4_FEATURES_OK:
         raise MemoryError("bot4_features_init failed")
-    if bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
+    if use_book and bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
         bot4_features_free(&f)
         raise MemoryError("bot4_book_init failed")
     try:
         with nogil:
-            rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every, interval_ns,
-                                   &vo[0, 0], &ro[0], cap, &n_out, tr, book_rows, &n_trace)
+            if use_book:
+                rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every, interval_ns,
+                                       &vo[0, 0], &ro[0], cap, &n_out, tr, book_msgs, &n_trace)
+            else:
+                rc = bot4_features_run_levels(&f, <const bot4_event *>&raw[0], n, lvp, book_msgs,
+                                              every, interval_ns, &vo[0, 0], &ro[0], cap, &n_out)
     finally:
-        bot4_book_free(&b)
+        if use_book:
+            bot4_book_free(&b)
         bot4_features_free(&f)
     if rc == BOT4_FEATURES_ENOMEM:
         raise MemoryError("the book ran out of memory while replaying the events")
@@ -254,7 +309,7 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     out = {"row": rows[:n_out].copy(), "ts": ev["ts_local"][rows[:n_out]],
            "values": values[:n_out].copy()}
     if trace:
-        out["levels"] = levels[:n_trace].copy()
+        out["levels"] = trace_out[:n_trace].copy()
     return out
 
 

@@ -183,6 +183,40 @@ def test_update_after_each_message_equals_batch():
     assert_features_equal(np.array(got), r["values"], rtol=0.0)
 
 
+@pytest.mark.parametrize("source", ["synthetic", "recorded"])
+def test_given_levels_equal_the_book_driven_run(source, request):
+    """compute(levels=trace) keeps no book and reads each message's state from the trace:
+    every feature equals the book-driven run bit for bit."""
+    if source == "synthetic":
+        ev, _ = generate(40_000, seed=21, regime="crisis")
+    else:
+        ev, _ = request.getfixturevalue("spot_events")
+    r = compute(ev, every=31, trace=True)
+    g = compute(ev, every=31, levels=r["levels"])
+    assert (g["row"] == r["row"]).all()
+    assert_features_equal(g["values"], r["values"], rtol=0.0)
+
+
+def test_given_levels_are_checked():
+    ev, _ = generate(2000, seed=2)
+    lv = compute(ev, every=100, trace=True)["levels"]
+    with pytest.raises(FeatureInputError, match=f"levels has {len(lv) - 1} rows for {len(lv)} book messages"):
+        compute(ev, every=100, levels=lv[:-1])
+    with pytest.raises(FeatureInputError, match="LEVELS_DTYPE"):
+        compute(ev, every=100, levels=np.zeros(len(lv)))
+    with pytest.raises(ValueError, match="no book"):
+        compute(ev, every=100, levels=lv, trace=True)
+    cases = [("bid_qty", 2, -4, r"bad bid_qty\[2\], value -4 \(negative quantity\)"),
+             ("ask_px", 0, 0, r"bad ask_px\[0\], value 0 \(price out of range"),
+             ("ask_px", 3, None, r"bad ask_px\[3\], value \d+ \(not strictly worse"),
+             ("bid_qty", 1, 0, r"bad bid_px\[1\], value \d+ \(price of a missing level is not 0\)")]
+    for field, k, value, msg in cases:
+        bad = lv.copy()
+        bad[field][77, k] = bad["ask_px"][77, 2] if value is None else value
+        with pytest.raises(FeatureInputError, match="levels row 77: " + msg):
+            compute(ev, every=100, levels=bad)
+
+
 def test_interval_sampling_spacing():
     ev, _ = generate(50_000, seed=3)
     r = compute(ev, interval_ns=100_000_000)

@@ -93,6 +93,23 @@ static void compare(const bot4_book *b, const ref_book *r)
         int64_t px, q;
         int has = bot4_book_best(b, side, &px, &q);
         ok = ok && has == (n > 0) && (!has || (px == apx[0] && q == aq[0]));
+        /* top_below at present levels and at prices between, around and beyond them */
+        for (int64_t i = 0; ok && i < n; i += 1 + n / 9) {
+            for (int64_t off = -1; ok && off <= 1; off++) {
+                const int64_t price = apx[i] + off;
+                int64_t first = 0; /* the first ref level strictly worse than price */
+                while (first < n && (side == BOT4_SIDE_BID ? apx[first] >= price : apx[first] <= price))
+                    first++;
+                int64_t k2 = bot4_book_top_below(b, side, price, 6, bpx, bq);
+                ok = k2 == (n - first < 6 ? n - first : 6);
+                for (int64_t j = 0; ok && j < k2; j++)
+                    ok = bpx[j] == apx[first + j] && bq[j] == aq[first + j];
+            }
+        }
+        if (n) { /* a price better than every level: the whole top */
+            int64_t k2 = bot4_book_top_below(b, side, side == BOT4_SIDE_BID ? apx[0] + 100000000 : 1, 3, bpx, bq);
+            ok = ok && k2 == (n < 3 ? n : 3) && bpx[0] == apx[0];
+        }
         /* depth at every level and at a few absent prices */
         for (int64_t i = 0; ok && i < n; i += 7)
             ok = bot4_book_depth_at(b, side, apx[i]) == aq[i];

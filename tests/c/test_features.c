@@ -3,7 +3,10 @@
  * microprice, imbalance, OFI, touch ages, cancel removal), tape features on a few trades,
  * VPIN buckets split across a boundary, output-capacity errors of the batch driver, and,
  * on a synthetic stream with tiny windows (every ring wraps many times), window sums
- * against brute-force recomputation from the level trace.
+ * against brute-force recomputation from the level trace; the top levels patched from
+ * random diff messages (deep deletes, thin sides, multi-row messages) against the book's
+ * own top after each message; the levels-driven batch against the book-driven one; the
+ * level checks; running totals that wrap; the OFI and touch_volume SIMD bodies.
  */
 #include <math.h>
 #include <stdint.h>
@@ -168,6 +171,216 @@ done:
     free(ev); free(tr); free(out); free(rows);
 }
 
+/* Random diff messages on a thin, busy top (1-6 rows, mostly inside the top 5, deletes
+ * that pull levels up from below, sides emptied and refilled): the trace the batch driver
+ * patches from the rows equals the top read from a second book after every message. */
+static void test_patched_top_equals_book(void)
+{
+    enum { N = 40000 };
+    bot4_event *ev = calloc(N, sizeof *ev);
+    bot4_features_levels *tr = calloc(N, sizeof *tr);
+    double out[BOT4_F_N];
+    int64_t row;
+    CHECK(ev && tr);
+    if (!ev || !tr) goto done;
+    uint64_t x = 99;
+    int64_t n = 0, u = 0, ts = 1;
+    const int64_t mid = 100000;
+    ev[n++] = mk(ts, BOT4_EV_SNAPSHOT, BOT4_SIDE_BID, mid - 1, 5, BOT4_EVF_BEGIN, 0);
+    ev[n++] = mk(ts, BOT4_EV_SNAPSHOT, BOT4_SIDE_ASK, mid + 1, 5, BOT4_EVF_END, 0);
+    while (n < N - 8) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        u++; ts++;
+        if ((x >> 45) % 150 == 0 && n + 60 < N - 8) { /* wipe one side's 48 nearest prices */
+            const int side = (int)((x >> 21) & 1);
+            for (int64_t d = 0; d < 48; d++)
+                ev[n++] = mk(ts, BOT4_EV_UPDATE, side, side == BOT4_SIDE_BID ? mid - 1 - d : mid + 1 + d, 0,
+                             (d == 0 ? BOT4_EVF_BEGIN : 0) | (d == 47 ? BOT4_EVF_END : 0), u);
+            for (int64_t d = 0; d < 48; d++) ev[n - 48 + d].seq_first = u;
+            continue;
+        }
+        const int rows_in_msg = 1 + (int)((x >> 33) % 6);
+        for (int r = 0; r < rows_in_msg; r++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            const int side = (int)((x >> 20) & 1);
+            const int64_t depth = (x >> 40) % 16 == 0 ? 8 + (int64_t)((x >> 24) % 40) : (int64_t)((x >> 24) % 9);
+            const int64_t px = side == BOT4_SIDE_BID ? mid - 1 - depth : mid + 1 + depth;
+            const int64_t q = (x >> 50) % 5 < 2 ? 0 : 1 + (int64_t)((x >> 8) % 1000);
+            const int flags = (r == 0 ? BOT4_EVF_BEGIN : 0) | (r == rows_in_msg - 1 ? BOT4_EVF_END : 0);
+            ev[n] = mk(ts, BOT4_EV_UPDATE, side, px, q, flags, u);
+            ev[n].seq_first = u;
+            n++;
+        }
+    }
+    bot4_book_verr err;
+    int64_t diffs = 0;
+    CHECK(bot4_book_validate_batch(ev, n, &err, &diffs) == BOT4_BOOK_OK);
+    bot4_features_params p = defaults();
+    bot4_features f;
+    bot4_book b, ref;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
+    CHECK(bot4_book_init(&ref, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
+    int64_t n_out = 0, n_tr = 0;
+    CHECK(bot4_features_run(&f, &b, ev, n, n + 1, 0, out, &row, 1, &n_out, tr, N, &n_tr) == BOT4_FEATURES_OK);
+    CHECK(n_tr == diffs + 1);
+    int64_t start = 0, m = 0, bad = 0, thin = 0;
+    for (int64_t i = 0; i < n && m < n_tr; i++) {
+        if (!(ev[i].flags & BOT4_EVF_END)) continue;
+        int64_t nb;
+        CHECK(bot4_book_apply_batch(&ref, ev + start, i - start + 1, NULL, &nb) == BOT4_BOOK_OK);
+        start = i + 1;
+        bot4_features_levels want;
+        memset(&want, 0, sizeof want);
+        const int64_t kb = bot4_book_top(&ref, BOT4_SIDE_BID, 5, want.bid_px, want.bid_qty);
+        bot4_book_top(&ref, BOT4_SIDE_ASK, 5, want.ask_px, want.ask_qty);
+        thin += kb < 5;
+        bad += memcmp(want.bid_px, tr[m].bid_px, sizeof want - sizeof want.ts) != 0;
+        m++;
+    }
+    CHECK(bad == 0);
+    CHECK(thin > 100); /* the walk did exercise sides with fewer than 5 levels */
+    bot4_book_free(&b);
+    bot4_book_free(&ref);
+    bot4_features_free(&f);
+done:
+    free(ev); free(tr);
+}
+
+/* run_levels on a trace gives the vectors of the book-driven run bit for bit; the level
+ * checks name each malformation. */
+static void test_run_levels(void)
+{
+    const int64_t n = 30000;
+    bot4_event *ev = calloc((size_t)n, sizeof *ev);
+    bot4_features_levels *tr = calloc((size_t)n, sizeof *tr);
+    double *o1 = calloc((size_t)n * BOT4_F_N, sizeof *o1), *o2 = calloc((size_t)n * BOT4_F_N, sizeof *o2);
+    int64_t *r1 = calloc((size_t)n, sizeof *r1), *r2 = calloc((size_t)n, sizeof *r2);
+    CHECK(ev && tr && o1 && o2 && r1 && r2);
+    if (!ev || !tr || !o1 || !o2 || !r1 || !r2) goto done;
+    bot4_synth g;
+    CHECK(bot4_synth_init(&g, 8, BOT4_SYNTH_BEAR) == BOT4_SYNTH_OK);
+    CHECK(bot4_synth_generate(&g, ev, n) == BOT4_SYNTH_OK);
+    bot4_synth_free(&g);
+    bot4_features_params p = defaults();
+    bot4_features f;
+    bot4_book b;
+    int64_t n1 = 0, n2 = 0, n_tr = 0;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
+    CHECK(bot4_features_run(&f, &b, ev, n, 7, 0, o1, r1, n, &n1, tr, n, &n_tr) == BOT4_FEATURES_OK);
+    bot4_book_free(&b);
+    bot4_features_reset(&f);
+    int64_t row; int side, level, reason;
+    CHECK(bot4_features_levels_check(tr, n_tr, &row, &side, &level, &reason) == BOT4_FEATURES_OK);
+    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr, 7, 0, o2, r2, n, &n2) == BOT4_FEATURES_OK);
+    CHECK(n1 == n2 && n1 > 1000);
+    CHECK(memcmp(r1, r2, (size_t)n1 * sizeof *r1) == 0);
+    int differ = 0;
+    for (int64_t i = 0; i < n1 * BOT4_F_N; i++)
+        differ += !(o1[i] == o2[i] || (isnan(o1[i]) && isnan(o2[i])));
+    CHECK(differ == 0);
+    /* too few levels for the messages */
+    bot4_features_reset(&f);
+    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr - 1, 7, 0, o2, r2, n, &n2) == BOT4_FEATURES_EINVAL);
+    bot4_features_free(&f);
+    /* each malformation, on a copy of one good row */
+    bot4_features_levels lv[1];
+    const struct { int field; int k; int64_t v; int reason; } cases[] = {
+        {0, 2, -1, BOT4_FEATURES_LV_QTY},           /* bid_qty[2] < 0 */
+        {1, 0, 0, BOT4_FEATURES_LV_PRICE},          /* bid_px[0] = 0 with quantity */
+        {3, 1, tr[5].ask_px[0], BOT4_FEATURES_LV_ORDER}, /* ask_px[1] = ask_px[0] */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        lv[0] = tr[5];
+        int64_t *fld[4] = {lv[0].bid_qty, lv[0].bid_px, lv[0].ask_qty, lv[0].ask_px};
+        fld[cases[c].field][cases[c].k] = cases[c].v;
+        CHECK(bot4_features_levels_check(lv, 1, &row, &side, &level, &reason) == BOT4_FEATURES_EINVAL);
+        CHECK(reason == cases[c].reason && level == cases[c].k && row == 0);
+    }
+    lv[0] = tr[5];
+    lv[0].bid_qty[1] = 0; /* a missing level with a price, then a gap */
+    CHECK(bot4_features_levels_check(lv, 1, &row, &side, &level, &reason) == BOT4_FEATURES_EINVAL);
+    CHECK(reason == BOT4_FEATURES_LV_MISSING_PRICE && side == BOT4_SIDE_BID && level == 1);
+    lv[0].bid_px[1] = 0;
+    CHECK(bot4_features_levels_check(lv, 1, &row, &side, &level, &reason) == BOT4_FEATURES_EINVAL);
+    CHECK(reason == BOT4_FEATURES_LV_GAP && level == 2);
+done:
+    free(ev); free(tr); free(o1); free(o2); free(r1); free(r2);
+}
+
+/* Running totals wrap modulo 2^64 long before a window sum could: a new best bid of
+ * 2^60 lots every message adds 2^60 to the OFI total (wrapping after 16 messages), while
+ * the window of 3 sums to 3 * 2^60 - 2^60 (the level it displaced) exactly. */
+static void test_totals_wrap(void)
+{
+    bot4_features_params p = defaults();
+    p.ofi_window = 3;
+    bot4_features f;
+    CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
+    const int64_t big = (int64_t)1 << 60;
+    bot4_features_levels lv;
+    double out[BOT4_F_N];
+    for (int m = 0; m < 40; m++) {
+        memset(&lv, 0, sizeof lv);
+        lv.ts = 1000 * (m + 1);
+        lv.bid_px[0] = 1000 + m; lv.bid_qty[0] = big;
+        lv.bid_px[1] = m ? 999 + m : 0; lv.bid_qty[1] = m ? big : 0;
+        lv.ask_px[0] = 5000; lv.ask_qty[0] = 1;
+        bot4_features_on_levels(&f, &lv);
+    }
+    bot4_features_vector(&f, out);
+    /* each message raised the best bid: e_1 = +qb = 2^60 (the ask side did not change) */
+    const int64_t want = 3 * big;
+    CHECK(out[BOT4_F_OFI1] == (double)want);
+    bot4_features_free(&f);
+}
+
+/* The OFI bodies against the formula on random pairs of states (missing levels, equal and
+ * crossing prices, huge quantities). */
+static void test_ofi_bodies(void)
+{
+    bot4_cpu_features cpu;
+    bot4_cpu_detect(&cpu);
+    uint64_t x = 777;
+    for (int t = 0; t < 20000; t++) {
+        bot4_features_levels s[2];
+        memset(s, 0, sizeof s);
+        for (int i = 0; i < 2; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            const int nb = (int)((x >> 10) % 6), na = (int)((x >> 14) % 6);
+            for (int k = 0; k < nb; k++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                s[i].bid_px[k] = 100 - 2 * k - (int64_t)((x >> 30) % 3);
+                s[i].bid_qty[k] = 1 + (int64_t)((x >> 3) % ((uint64_t)1 << 61));
+            }
+            for (int k = 0; k < na; k++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                s[i].ask_px[k] = 101 + 2 * k + (int64_t)((x >> 30) % 3);
+                s[i].ask_qty[k] = 1 + (int64_t)((x >> 7) % 1000);
+            }
+        }
+        int64_t want[5], got[5];
+        for (int k = 0; k < 5; k++) {
+            const bot4_features_levels *c = &s[0], *pv = &s[1];
+            const int64_t pa = c->ask_qty[k] ? c->ask_px[k] : INT64_MAX, pa0 = pv->ask_qty[k] ? pv->ask_px[k] : INT64_MAX;
+            want[k] = (c->bid_px[k] >= pv->bid_px[k] ? c->bid_qty[k] : 0) -
+                      (c->bid_px[k] <= pv->bid_px[k] ? pv->bid_qty[k] : 0) -
+                      (pa <= pa0 ? c->ask_qty[k] : 0) + (pa >= pa0 ? pv->ask_qty[k] : 0);
+        }
+        const int levels[3] = {BOT4_SIMD_SCALAR, BOT4_SIMD_AVX2, BOT4_SIMD_AVX512};
+        for (int l = 0; l < 3; l++) {
+            if (!bot4_simd_supported(&cpu, levels[l])) continue;
+            CHECK(bot4_features_ofi_level(levels[l], &s[0], &s[1], got) == BOT4_FEATURES_OK);
+            CHECK(memcmp(got, want, sizeof want) == 0);
+        }
+    }
+    int64_t e[5];
+    bot4_features_levels z;
+    memset(&z, 0, sizeof z);
+    CHECK(bot4_features_ofi_level(9, &z, &z, e) == BOT4_FEATURES_EINVAL);
+}
+
 /* The touch_volume bodies against each other (those this CPU runs), every length 0..70. */
 static void test_simd_bodies(void)
 {
@@ -200,6 +413,10 @@ int main(void)
     test_params();
     test_hand_worked();
     test_window_sums_wrap();
+    test_patched_top_equals_book();
+    test_run_levels();
+    test_totals_wrap();
+    test_ofi_bodies();
     printf("features: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
