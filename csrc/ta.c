@@ -138,6 +138,7 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
  */
 typedef struct win {
     int m;
+    int mode;        /* WIN_* */
     double inv_m;    /* 1/m: means multiply by it (within an ulp of dividing, and no divide
                       * on every bar) */
     int phase;       /* values in the current block: 0..m; m = complete, flips on next push */
@@ -157,6 +158,7 @@ static int win_init(win *w, int m, int mode)
 {
     memset(w, 0, sizeof(*w));
     w->m = m;
+    w->mode = mode;
     w->inv_m = 1.0 / m;
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
     w->suf = (double *)malloc(sizeof(double) * (size_t)m);
@@ -178,11 +180,19 @@ static void win_free(win *w)
     free(w->suf_at);
 }
 
+/* The identity of the prefix aggregate: a block starts from it, so a push needs no "first
+ * value of the block?" select (a max over a coin-flip comparison must stay branch-free). */
+static double win_identity(int mode)
+{
+    return mode == WIN_MAX ? -INFINITY : mode == WIN_MIN ? INFINITY : 0.0;
+}
+
 static void win_reset(win *w)
 {
     w->phase = 0;
     w->full = 0;
-    w->pre = w->pre2 = w->shift = 0.0;
+    w->pre = win_identity(w->mode);
+    w->pre2 = w->shift = 0.0;
     w->pre_at = 0;
 }
 
@@ -207,10 +217,10 @@ static inline void win_sum_push(win *w, double x)
         }
         if (j == 0) w->suf[0] = x_[0] + s;
         w->phase = 0;
+        w->pre = 0.0;
     }
-    const int k = w->phase;
-    w->cur[k] = x;
-    w->pre = k ? w->pre + x : x;
+    w->cur[w->phase] = x;
+    w->pre = w->pre + x;
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -233,11 +243,12 @@ static inline void win_wsum_push(win *w, double x)
             w->suf2[j] = sw;
         }
         w->phase = 0;
+        w->pre = w->pre2 = 0.0;
     }
     const int k = w->phase;
     w->cur[k] = x;
-    w->pre = k ? w->pre + x : x;
-    w->pre2 = k ? w->pre2 + (double)(k + 1) * x : x;
+    w->pre = w->pre + x;
+    w->pre2 = w->pre2 + (double)(k + 1) * x;
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -265,13 +276,14 @@ static inline void win_var_push(win *w, double x)
         }
         w->shift = shift;
         w->phase = 0;
+        w->pre = w->pre2 = 0.0;
     }
     const int k = w->phase;
     if (!w->full && k == 0) w->shift = x; /* the very first value */
     w->cur[k] = x;
     const double d = x - w->shift;
-    w->pre = k ? w->pre + d : d;
-    w->pre2 = k ? w->pre2 + d * d : d * d;
+    w->pre = w->pre + d;
+    w->pre2 = w->pre2 + d * d;
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -302,10 +314,10 @@ static inline void win_max_push(win *w, double x)
             w->suf[j] = s;
         }
         w->phase = 0;
+        w->pre = -INFINITY;
     }
-    const int k = w->phase;
-    w->cur[k] = x;
-    w->pre = k ? dmax(x, w->pre) : x;
+    w->cur[w->phase] = x;
+    w->pre = dmax(x, w->pre);
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -325,10 +337,10 @@ static inline void win_min_push(win *w, double x)
             w->suf[j] = s;
         }
         w->phase = 0;
+        w->pre = INFINITY;
     }
-    const int k = w->phase;
-    w->cur[k] = x;
-    w->pre = k ? dmin(x, w->pre) : x;
+    w->cur[w->phase] = x;
+    w->pre = dmin(x, w->pre);
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -346,12 +358,11 @@ static inline void win_ext_push(win *w, double x, int is_max)
         int at = m - 1;
         w->suf[m - 1] = s;
         w->suf_at[m - 1] = at;
-        for (int j = m - 2; j >= 0; j--) {
+        for (int j = m - 2; j >= 0; j--) { /* selects, not branches: data-dependent */
             const double y = w->cur[j];
-            if (is_max ? y > s : y < s) {
-                s = y;
-                at = j;
-            }
+            const int take = is_max ? y > s : y < s;
+            s = take ? y : s;
+            at = take ? j : at;
             w->suf[j] = s;
             w->suf_at[j] = at;
         }
@@ -359,10 +370,9 @@ static inline void win_ext_push(win *w, double x, int is_max)
     }
     const int k = w->phase;
     w->cur[k] = x;
-    if (k == 0 || (is_max ? x >= w->pre : x <= w->pre)) {
-        w->pre = x;
-        w->pre_at = k;
-    }
+    const int take = (k == 0) | (is_max ? x >= w->pre : x <= w->pre);
+    w->pre = take ? x : w->pre;
+    w->pre_at = take ? k : w->pre_at;
     if (++w->phase == w->m) w->full = 1;
 }
 
@@ -406,6 +416,10 @@ static int ema_push(ema *e, double x)
         }
         return 0;
     }
+    /* TA-Lib's form and order. v (1-k) + x k would take a multiply off the recursion's
+     * critical path, but rounds differently: after the tests' 4e7-fold price fall it is
+     * 7e-12 (6e-9 relative) away from TA-Lib on a 1e-3 price, over the 1e-9 the tests allow,
+     * where this form stays within it */
     e->value = ((x - e->value) * e->k) + e->value;
     return 1;
 }
@@ -505,7 +519,7 @@ struct bot4_ta {
         struct { double prev_close; } pc;              /* ULTOSC, MFI prev tp, EOM prev mid */
         struct { double prev_close; atr a; } atr;
         struct {
-            double prev_high, prev_low, prev_close, pdm, mdm, tr, sum_dx, adx;
+            double prev_high, prev_low, prev_close, pdm, mdm, tr, sum_dx, adx, decay, inv_n;
         } adx;
         struct {
             int is_long;
@@ -524,6 +538,7 @@ typedef struct kind_info {
     int n_params;
     int n_outputs;
     int inputs;
+    int positive; /* inputs that must be > 0 (they go through a logarithm) */
 } kind_info;
 
 #define O_ BOT4_TA_IN_OPEN
@@ -557,15 +572,15 @@ static const kind_info KINDS[BOT4_TA_NKINDS] = {
     [BOT4_TA_KELTNER] = {3, 3, H_ | L_ | C_},
     [BOT4_TA_DONCHIAN] = {1, 3, H_ | L_},
     [BOT4_TA_CHAIKIN_VOL] = {2, 1, H_ | L_},
-    [BOT4_TA_GARMAN_KLASS] = {1, 1, O_ | H_ | L_ | C_},
-    [BOT4_TA_PARKINSON] = {1, 1, H_ | L_},
+    [BOT4_TA_GARMAN_KLASS] = {1, 1, O_ | H_ | L_ | C_, O_ | H_ | L_ | C_},
+    [BOT4_TA_PARKINSON] = {1, 1, H_ | L_, H_ | L_},
     [BOT4_TA_OBV] = {0, 1, C_ | V_},
     [BOT4_TA_VWAP] = {1, 1, H_ | L_ | C_ | V_},
     [BOT4_TA_AD] = {0, 1, H_ | L_ | C_ | V_},
     [BOT4_TA_CMF] = {1, 1, H_ | L_ | C_ | V_},
     [BOT4_TA_FORCE] = {1, 1, C_ | V_},
     [BOT4_TA_EOM] = {2, 1, H_ | L_ | V_},
-    [BOT4_TA_HURST] = {2, 1, C_},
+    [BOT4_TA_HURST] = {2, 1, C_, C_},
 };
 
 static int valid_kind(int kind) { return kind >= 0 && kind < BOT4_TA_NKINDS; }
@@ -790,6 +805,10 @@ void bot4_ta_reset(bot4_ta *ta)
     case BOT4_TA_ATR:
         atr_init(&ta->s.atr.a, (int)p[0]);
         break;
+    case BOT4_TA_ADX:
+        ta->s.adx.decay = (p[0] - 1.0) / p[0];
+        ta->s.adx.inv_n = 1.0 / p[0];
+        break;
     case BOT4_TA_RSI:
         ta->s.rsi.decay = (p[0] - 1.0) / p[0];
         ta->s.rsi.inv_n = 1.0 / p[0];
@@ -902,7 +921,7 @@ static inline __attribute__((always_inline)) void update_rsi(bot4_ta *ta, double
         ta->s.rsi.loss /= n;
         ta->s.rsi.gain /= n;
     } else { /* Wilder smoothing as in atr_push: multiply-add on the critical path */
-        const double up = d < 0 ? 0.0 : d, down = d < 0 ? -d : 0.0;
+        const double up = dmax(d, 0.0), down = dmax(-d, 0.0); /* branch-free: a coin flip */
         ta->s.rsi.loss = ta->s.rsi.loss * ta->s.rsi.decay + down * ta->s.rsi.inv_n;
         ta->s.rsi.gain = ta->s.rsi.gain * ta->s.rsi.decay + up * ta->s.rsi.inv_n;
     }
@@ -930,9 +949,9 @@ static inline __attribute__((always_inline)) void update_stoch(bot4_ta *ta, doub
     win_max_push(hi, h);
     win_min_push(lo, l);
     if (!hi->full) return;
-    const double hh = win_max(hi), ll = win_min(lo);
-    const double diff = (hh - ll) / 100.0;
-    win_sum_push(fk, diff != 0.0 ? (c - ll) / diff : 0.0);
+    const double hh = win_max(hi), ll = win_min(lo), range = hh - ll;
+    /* TA-Lib's (c - ll)/((hh - ll)/100) with one divide instead of two (an ulp) */
+    win_sum_push(fk, range != 0.0 ? 100.0 * ((c - ll) / range) : 0.0);
     if (!fk->full) return;
     const double slowk = win_sum(fk) * fk->inv_m;
     win_sum_push(sk, slowk);
@@ -1007,20 +1026,18 @@ static inline __attribute__((always_inline)) void update_ultosc(bot4_ta *ta, dou
     ta->s.pc.prev_close = c;
     const double true_low = l < pc ? l : pc;
     const double a = c - true_low, b = true_range(h, l, pc);
-    for (int i = 0; i < 3; i++) {
-        win_sum_push(&w[i], a);
-        win_sum_push(&w[3 + i], b);
-    }
+    /* unrolled by hand: constant indices let the batch loop keep the windows in registers */
+    win_sum_push(&w[0], a);
+    win_sum_push(&w[1], a);
+    win_sum_push(&w[2], a);
+    win_sum_push(&w[3], b);
+    win_sum_push(&w[4], b);
+    win_sum_push(&w[5], b);
     if (!w[2].full) return;
-    const double wt[3] = {4.0, 2.0, 1.0};
-    double acc = 0.0;
-    for (int i = 0; i < 3; i++) {
-        const double bs = win_sum(&w[3 + i]);
-        if (!TA_IS_ZERO(bs)) {
-            const double q = win_sum(&w[i]) / bs;
-            acc += i == 2 ? q : wt[i] * q;
-        }
-    }
+    double acc = 0.0, bs;
+    if (!TA_IS_ZERO(bs = win_sum(&w[3]))) acc += 4.0 * (win_sum(&w[0]) / bs);
+    if (!TA_IS_ZERO(bs = win_sum(&w[4]))) acc += 2.0 * (win_sum(&w[1]) / bs);
+    if (!TA_IS_ZERO(bs = win_sum(&w[5]))) acc += win_sum(&w[2]) / bs;
     out[0] = 100.0 * (acc / 7.0);
 }
 
@@ -1041,21 +1058,26 @@ static inline __attribute__((always_inline)) void update_adx(bot4_ta *ta, double
     ta->s.adx.prev_low = l;
     const double tr = true_range(h, l, ta->s.adx.prev_close);
     ta->s.adx.prev_close = c;
+    /* -DM and +DM exclude each other; selects, not branches (the direction is a coin flip) */
+    const double dm_m = (diff_m > 0 && diff_p < diff_m) ? diff_m : 0.0;
+    const double dm_p = (diff_p > 0 && diff_p > diff_m) ? diff_p : 0.0;
     if (t < n) { /* plain sums of the first n-1 */
-        if (diff_m > 0 && diff_p < diff_m) ta->s.adx.mdm += diff_m;
-        else if (diff_p > 0 && diff_p > diff_m) ta->s.adx.pdm += diff_p;
+        ta->s.adx.mdm += dm_m;
+        ta->s.adx.pdm += dm_p;
         ta->s.adx.tr += tr;
         return;
     }
-    ta->s.adx.mdm -= ta->s.adx.mdm / n;
-    ta->s.adx.pdm -= ta->s.adx.pdm / n;
-    if (diff_m > 0 && diff_p < diff_m) ta->s.adx.mdm += diff_m;
-    else if (diff_p > 0 && diff_p > diff_m) ta->s.adx.pdm += diff_p;
-    ta->s.adx.tr = ta->s.adx.tr - (ta->s.adx.tr / n) + tr;
+    /* Wilder's s - s/n + x as s (n-1)/n + x: the same to an ulp, and a multiply-add on the
+     * recursion's critical path instead of a divide */
+    const double decay = ta->s.adx.decay;
+    ta->s.adx.mdm = ta->s.adx.mdm * decay + dm_m;
+    ta->s.adx.pdm = ta->s.adx.pdm * decay + dm_p;
+    ta->s.adx.tr = ta->s.adx.tr * decay + tr;
     double dx = NAN;
     if (!TA_IS_ZERO(ta->s.adx.tr)) {
-        const double mdi = 100.0 * (ta->s.adx.mdm / ta->s.adx.tr);
-        const double pdi = 100.0 * (ta->s.adx.pdm / ta->s.adx.tr);
+        const double r = 100.0 / ta->s.adx.tr; /* one divide for both DIs */
+        const double mdi = ta->s.adx.mdm * r;
+        const double pdi = ta->s.adx.pdm * r;
         const double sum = mdi + pdi;
         if (!TA_IS_ZERO(sum)) dx = 100.0 * (fabs(mdi - pdi) / sum);
     }
@@ -1067,7 +1089,7 @@ static inline __attribute__((always_inline)) void update_adx(bot4_ta *ta, double
         if (!isnan(dx)) ta->s.adx.sum_dx += dx;
         ta->s.adx.adx = ta->s.adx.sum_dx / n;
     } else if (!isnan(dx)) {
-        ta->s.adx.adx = ((ta->s.adx.adx * (n - 1)) + dx) / n;
+        ta->s.adx.adx = ta->s.adx.adx * decay + dx * ta->s.adx.inv_n; /* as atr_push */
     }
     out[0] = ta->s.adx.adx;
 }
@@ -1206,11 +1228,15 @@ static inline __attribute__((always_inline)) void update_ichimoku(bot4_ta *ta, d
 {
     win *w = ta->w; /* w[2i], w[2i+1]: max of highs, min of lows over period i */
     double mid[3];
-    for (int i = 0; i < 3; i++) {
-        win_max_push(&w[2 * i], h);
-        win_min_push(&w[2 * i + 1], l);
-        mid[i] = w[2 * i].full ? (win_max(&w[2 * i]) + win_min(&w[2 * i + 1])) / 2.0 : NAN;
-    }
+    /* unrolled by hand: constant indices let the batch loop keep the windows in registers */
+#define ICHIMOKU_MID(i)                                                                     \
+    win_max_push(&w[2 * (i)], h);                                                           \
+    win_min_push(&w[2 * (i) + 1], l);                                                       \
+    mid[i] = w[2 * (i)].full ? (win_max(&w[2 * (i)]) + win_min(&w[2 * (i) + 1])) / 2.0 : NAN;
+    ICHIMOKU_MID(0)
+    ICHIMOKU_MID(1)
+    ICHIMOKU_MID(2)
+#undef ICHIMOKU_MID
     out[0] = mid[0];
     out[1] = mid[1];
     out[2] = (mid[0] + mid[1]) / 2.0;
@@ -1309,9 +1335,9 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         win_min_push(lo, l);
         out[0] = NAN;
         if (hi->full) {
-            const double hh = win_max(hi), ll = win_min(lo);
-            const double diff = (hh - ll) / (-100.0);
-            out[0] = diff != 0.0 ? (hh - c) / diff : 0.0;
+            const double hh = win_max(hi), ll = win_min(lo), range = hh - ll;
+            /* TA-Lib's (hh - c)/((hh - ll)/-100) with one divide instead of two (an ulp) */
+            out[0] = range != 0.0 ? -100.0 * ((hh - c) / range) : 0.0;
         }
         break;
     }
@@ -1383,7 +1409,7 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         if (w->full) {
             double mean, sd, s1, s2;
             win_var_sums(w, &s1, &s2);
-            const double md = s1 / n, q = s2 / n, var = q - md * md;
+            const double md = s1 * w->inv_m, q = s2 * w->inv_m, var = q - md * md;
             /* one-pass variance about the shift: its error is at most ~3 n eps q, so when
              * var > n q 2^-16 the relative error of var is below 3 2^-36 (sd: 2e-11);
              * flatter windows (|mean - shift| over ~50 sd, or flat) take the two-pass */
@@ -1514,25 +1540,45 @@ int bot4_ta_update(bot4_ta *ta, double o, double h, double l, double c, double v
 
 /* ---- batch ---------------------------------------------------------------------------- */
 
+/* Bits whose sign bit is set when x is not finite (positive: or not > 0); see
+ * bot4_ta_first_bad. */
+static inline uint64_t bad_bits(double x, int positive)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    if (positive) return (u - 1 + 0x0010000000000001ULL) | (u - 1);
+    return (u & 0x7ff0000000000000ULL) + 0x0010000000000000ULL;
+}
+
 /* One loop per kind, each in its own function: with the kind a constant, update_kind's switch
  * folds away and the kind's code is inlined, and the local copy of the state (sharing ta's
  * buffers) is only ever accessed field by field, so the compiler keeps the fields the loop
- * carries in registers (nothing can alias them). */
+ * carries in registers (nothing can alias them). The loop also ORs the inputs' bad_bits:
+ * checking them here costs a few integer ops on values already loaded, where a separate
+ * pass would read every input once more. */
 #define BATCH_FOR(K)                                                                        \
-    static __attribute__((noinline)) void batch_##K(const bot4_ta *ta, int64_t n,         \
-                                                   const double *const *in,               \
-                                                   double *const *out)                    \
+    static __attribute__((noinline)) int batch_##K(const bot4_ta *ta, int64_t n,          \
+                                                  const double *const *in,                \
+                                                  double *const *out)                     \
     {                                                                                       \
         bot4_ta st = *ta;                                                                   \
-        const int ins = KINDS[K].inputs;                                                    \
+        const int ins = KINDS[K].inputs, pos = KINDS[K].positive;                          \
         const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];           \
         double row[BOT4_TA_MAX_OUTPUTS];                                                    \
+        uint64_t bad = 0;                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                   \
-            update_kind(&st, K, (ins & O_) ? o[i] : 0.0, (ins & H_) ? h[i] : 0.0,         \
-                        (ins & L_) ? l[i] : 0.0, (ins & C_) ? c[i] : 0.0,                  \
-                        (ins & V_) ? v[i] : 0.0, row);                                      \
+            const double xo = (ins & O_) ? o[i] : 0.0, xh = (ins & H_) ? h[i] : 0.0;        \
+            const double xl = (ins & L_) ? l[i] : 0.0, xc = (ins & C_) ? c[i] : 0.0;        \
+            const double xv = (ins & V_) ? v[i] : 0.0;                                      \
+            bad |= ((ins & O_) ? bad_bits(xo, pos & O_) : 0) |                              \
+                   ((ins & H_) ? bad_bits(xh, pos & H_) : 0) |                              \
+                   ((ins & L_) ? bad_bits(xl, pos & L_) : 0) |                              \
+                   ((ins & C_) ? bad_bits(xc, pos & C_) : 0) |                              \
+                   ((ins & V_) ? bad_bits(xv, pos & V_) : 0);                               \
+            update_kind(&st, K, xo, xh, xl, xc, xv, row);                                   \
             for (int k = 0; k < KINDS[K].n_outputs; k++) out[k][i] = row[k];                \
         }                                                                                   \
+        return (bad >> 63) ? BOT4_TA_EINPUT : BOT4_TA_OK;                                   \
     }
 BATCH_FOR(BOT4_TA_SMA) BATCH_FOR(BOT4_TA_EMA) BATCH_FOR(BOT4_TA_WMA) BATCH_FOR(BOT4_TA_DEMA)
 BATCH_FOR(BOT4_TA_TEMA) BATCH_FOR(BOT4_TA_RSI) BATCH_FOR(BOT4_TA_MACD) BATCH_FOR(BOT4_TA_STOCH)
@@ -1545,7 +1591,7 @@ BATCH_FOR(BOT4_TA_PARKINSON) BATCH_FOR(BOT4_TA_OBV) BATCH_FOR(BOT4_TA_VWAP) BATC
 BATCH_FOR(BOT4_TA_CMF) BATCH_FOR(BOT4_TA_FORCE) BATCH_FOR(BOT4_TA_EOM) BATCH_FOR(BOT4_TA_HURST)
 #undef BATCH_FOR
 
-typedef void (*batch_fn)(const bot4_ta *, int64_t, const double *const *, double *const *);
+typedef int (*batch_fn)(const bot4_ta *, int64_t, const double *const *, double *const *);
 
 #define B_(K) [K] = batch_##K
 static const batch_fn BATCH[BOT4_TA_NKINDS] = {
@@ -1566,9 +1612,9 @@ static int batch_loop(int kind, const double *params, int64_t n, const double *c
     bot4_ta *ta;
     int rc = bot4_ta_create(&ta, kind, params);
     if (rc != BOT4_TA_OK) return rc;
-    BATCH[kind](ta, n, in, out);
+    rc = BATCH[kind](ta, n, in, out);
     bot4_ta_destroy(ta);
-    return BOT4_TA_OK;
+    return rc;
 }
 
 int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *in,

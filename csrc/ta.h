@@ -43,6 +43,7 @@
 #define BOT4_TA_OK 0
 #define BOT4_TA_EINVAL (-1)
 #define BOT4_TA_ENOMEM (-2)
+#define BOT4_TA_EINPUT (-3) /* bot4_ta_batch: an input is not finite (or not > 0 for a log) */
 
 #define BOT4_TA_MAX_WINDOW 100000
 #define BOT4_TA_MAX_PARAMS 4
@@ -118,7 +119,9 @@ int bot4_ta_update(bot4_ta *ta, double open, double high, double low, double clo
 
 /* Batch: in[0..4] = open, high, low, close, volume (NULL where the kind does not read it),
  * out[0..n_outputs-1] each n doubles. Same bits as n calls of bot4_ta_update on a fresh
- * object. */
+ * object. The inputs are checked in the same pass: BOT4_TA_EINPUT if one is not finite (or
+ * not > 0 where the kind takes its logarithm), the outputs then meaning nothing (the caller
+ * finds the value with bot4_ta_first_bad to name it). */
 int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *in,
                   double *const *out);
 

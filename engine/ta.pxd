@@ -7,6 +7,7 @@ cdef extern from "ta.h":
     int BOT4_TA_OK
     int BOT4_TA_EINVAL
     int BOT4_TA_ENOMEM
+    int BOT4_TA_EINPUT
     int BOT4_TA_MAX_WINDOW
     int BOT4_TA_MAX_OUTPUTS
     int BOT4_TA_IN_OPEN

@@ -129,10 +129,14 @@ cdef void _params(str name, tuple spec, dict given, double *p) except *:
         raise ValueError(f"{name}: invalid parameters {given!r}")
 
 
-def _as_input(str name, str field, x):
+def _as_input(str name, str field, x, bint scan=True):
+    """x as a contiguous 1-D float64 array, checked finite (and > 0 where the indicator takes
+    its logarithm) unless scan is False (batch: the C loop checks in its own pass)."""
     a = np.ascontiguousarray(x, dtype=np.float64)
     if a.ndim != 1:
         raise ValueError(f"{name}: {field} must be 1-D, got shape {a.shape}")
+    if not scan:
+        return a
     cdef bint positive = field in _POSITIVE.get(name, ())
     cdef const double *data = <const double *>cnp.PyArray_DATA(<cnp.ndarray>a)
     cdef int64_t i = -1
@@ -168,7 +172,7 @@ def batch(str name, *arrays, **params):
         inp[k] = NULL
     ins = []  # keeps the converted inputs alive through the call
     for field, x in zip(spec[1], arrays):
-        a = _as_input(name, field, x)
+        a = _as_input(name, field, x, False)
         if n < 0:
             n = a.shape[0]
         elif a.shape[0] != n:
@@ -189,6 +193,10 @@ def batch(str name, *arrays, **params):
     cdef int rc
     with nogil:
         rc = bot4_ta_batch(kind, p, nn, inp, outp)
+    if rc == BOT4_TA_EINPUT:  # name the first bad value, in argument order
+        for field, a in zip(spec[1], ins):
+            _as_input(name, field, a)
+        raise AssertionError(f"{name}: bot4_ta_batch flagged an input the scan accepts")
     if rc == BOT4_TA_ENOMEM:
         raise MemoryError(f"{name}: out of memory for {n} bars")
     if rc != BOT4_TA_OK:

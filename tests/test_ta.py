@@ -532,6 +532,21 @@ def test_bad_arguments_raise_clear_errors():
         ta.sma(bad, n=3)
     with pytest.raises(ValueError, match=r"parkinson: low\[0\] must be > 0"):
         ta.parkinson(x, x - 1.0, n=3)
+    # batch checks its inputs inside the C loop; the error still names the first bad value
+    # in argument order, whichever field it is in
+    for field, value in (("volume", np.inf), ("low", -np.inf), ("close", np.nan)):
+        cols = {f: x.copy() for f in ("high", "low", "close", "volume")}
+        cols[field][7] = value
+        with pytest.raises(ValueError, match=rf"mfi: {field}\[7\] is not finite"):
+            ta.mfi(cols["high"], cols["low"], cols["close"], cols["volume"], n=3)
+    for value in (0.0, -0.0, -1e-300):
+        c = x.copy()
+        c[9] = value
+        with pytest.raises(ValueError, match=r"garman_klass: close\[9\] must be > 0"):
+            ta.garman_klass(x, x, x, c, n=3)
+        with pytest.raises(ValueError, match=r"hurst: close\[9\] must be > 0"):
+            ta.hurst(c, n=4, max_lag=2)
+    assert np.isfinite(ta.sma(np.full(600, -1e300), n=2)[1:]).all()  # negative is fine here
     with pytest.raises(ValueError, match="hurst: max_lag must be <= n - 2"):
         ta.hurst(x, n=10, max_lag=9)
     with pytest.raises(TypeError, match="unknown parameter 'm'"):
