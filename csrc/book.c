@@ -760,84 +760,144 @@ static inline int verr(bot4_book_verr *err, int64_t row, int reason, int64_t val
     return BOT4_BOOK_EINVAL;
 }
 
-int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *err,
-                             int64_t *n_diff_msgs)
+void bot4_book_validate_init(bot4_book_vstate *v)
 {
-    int64_t diffs = 0;
-    int64_t open = -1;           /* first row of the open message, -1 if none */
-    int64_t snap_last[2] = {0, 0}; /* previous price per side inside an open snapshot */
-    int snap_seen[2] = {0, 0};
-    int64_t snap_best[2] = {0, 0};
-    for (int64_t r = 0; r < n; r++) {
+    v->open = -1;
+    v->snap_last[0] = v->snap_last[1] = 0;
+    v->snap_best[0] = v->snap_best[1] = 0;
+    v->snap_seen[0] = v->snap_seen[1] = 0;
+    v->diffs = 0;
+}
+
+int bot4_book_validate_rows(bot4_book_vstate *v, const bot4_event *ev, int64_t from, int64_t to,
+                            bot4_book_verr *err)
+{
+    int64_t open = v->open;
+    int rc = BOT4_BOOK_OK;
+    for (int64_t r = from; r < to; r++) {
         const bot4_event *e = &ev[r];
-        if (e->kind < BOT4_EV_SNAPSHOT || e->kind > BOT4_EV_QUOTE)
-            return verr(err, r, BOT4_BOOK_V_KIND, e->kind);
-        if (e->side > BOT4_SIDE_NONE)
-            return verr(err, r, BOT4_BOOK_V_SIDE, e->side);
-        if (r && e->ts_local < ev[r - 1].ts_local)
-            return verr(err, r, BOT4_BOOK_V_TS_UNSORTED, e->ts_local);
-        if (e->side != BOT4_SIDE_NONE && (e->price <= 0 || e->price > BOT4_BOOK_PRICE_MAX))
-            return verr(err, r, BOT4_BOOK_V_PRICE, e->price);
-        if (e->qty < 0)
-            return verr(err, r, BOT4_BOOK_V_QTY, e->qty);
+        if (e->kind < BOT4_EV_SNAPSHOT || e->kind > BOT4_EV_QUOTE) {
+            rc = verr(err, r, BOT4_BOOK_V_KIND, e->kind);
+            break;
+        }
+        if (e->side > BOT4_SIDE_NONE) {
+            rc = verr(err, r, BOT4_BOOK_V_SIDE, e->side);
+            break;
+        }
+        if (r && e->ts_local < ev[r - 1].ts_local) {
+            rc = verr(err, r, BOT4_BOOK_V_TS_UNSORTED, e->ts_local);
+            break;
+        }
+        if (e->side != BOT4_SIDE_NONE && (e->price <= 0 || e->price > BOT4_BOOK_PRICE_MAX)) {
+            rc = verr(err, r, BOT4_BOOK_V_PRICE, e->price);
+            break;
+        }
+        if (e->qty < 0) {
+            rc = verr(err, r, BOT4_BOOK_V_QTY, e->qty);
+            break;
+        }
         int is_book = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
         if (!is_book) {
-            if (open >= 0)
-                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
+            if (open >= 0) {
+                rc = verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
+                break;
+            }
             continue;
         }
         if (e->flags & BOT4_EVF_BEGIN) {
-            if (open >= 0)
-                return verr(err, r, BOT4_BOOK_V_NESTED, e->flags);
+            if (open >= 0) {
+                rc = verr(err, r, BOT4_BOOK_V_NESTED, e->flags);
+                break;
+            }
             open = r;
-            snap_seen[0] = snap_seen[1] = 0;
+            v->snap_seen[0] = v->snap_seen[1] = 0;
             /* seq_last == SEQ_NONE: an unsequenced message (its other ids must be absent) */
-            if (e->seq_last < BOT4_SEQ_NONE)
-                return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
+            if (e->seq_last < BOT4_SEQ_NONE) {
+                rc = verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
+                break;
+            }
             if (e->kind == BOT4_EV_UPDATE) {
-                diffs++;
+                v->diffs++;
                 if (e->seq_last == BOT4_SEQ_NONE ? e->seq_first != BOT4_SEQ_NONE
-                                                 : (e->seq_first < 0 || e->seq_first > e->seq_last))
-                    return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_FIRST, e->seq_first);
+                                                 : (e->seq_first < 0 || e->seq_first > e->seq_last)) {
+                    rc = verr(err, r, BOT4_BOOK_V_SEQ_RANGE_FIRST, e->seq_first);
+                    break;
+                }
             }
         } else {
-            if (open < 0)
-                return verr(err, r, BOT4_BOOK_V_NO_BEGIN, e->flags);
+            if (open < 0) {
+                rc = verr(err, r, BOT4_BOOK_V_NO_BEGIN, e->flags);
+                break;
+            }
             const bot4_event *h = &ev[open];
-            if (e->kind != h->kind)
-                return verr(err, open, BOT4_BOOK_V_UNTERMINATED, h->flags);
-            if (e->seq_first != h->seq_first)
-                return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_FIRST, e->seq_first);
-            if (e->seq_last != h->seq_last)
-                return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_LAST, e->seq_last);
-            if (e->seq_prev != h->seq_prev)
-                return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_PREV, e->seq_prev);
+            if (e->kind != h->kind) {
+                rc = verr(err, open, BOT4_BOOK_V_UNTERMINATED, h->flags);
+                break;
+            }
+            if (e->seq_first != h->seq_first) {
+                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_FIRST, e->seq_first);
+                break;
+            }
+            if (e->seq_last != h->seq_last) {
+                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_LAST, e->seq_last);
+                break;
+            }
+            if (e->seq_prev != h->seq_prev) {
+                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_PREV, e->seq_prev);
+                break;
+            }
         }
         int single = (e->flags & BOT4_EVF_BEGIN) && (e->flags & BOT4_EVF_END);
-        if (e->side == BOT4_SIDE_NONE && !single)
-            return verr(err, r, BOT4_BOOK_V_SIDE_NONE, e->side);
+        if (e->side == BOT4_SIDE_NONE && !single) {
+            rc = verr(err, r, BOT4_BOOK_V_SIDE_NONE, e->side);
+            break;
+        }
         if (e->kind == BOT4_EV_SNAPSHOT && e->side != BOT4_SIDE_NONE) {
             int sd = e->side;
-            if (e->qty == 0)
-                return verr(err, r, BOT4_BOOK_V_SNAP_QTY, e->qty);
-            if (snap_seen[sd]) {
-                /* bids strictly descending, asks strictly ascending */
-                int ordered = sd == BOT4_SIDE_BID ? e->price < snap_last[sd] : e->price > snap_last[sd];
-                if (!ordered)
-                    return verr(err, r, BOT4_BOOK_V_SNAP_UNSORTED, e->price);
-            } else {
-                snap_seen[sd] = 1;
-                snap_best[sd] = e->price;
-                if (snap_seen[1 - sd] && snap_best[BOT4_SIDE_BID] >= snap_best[BOT4_SIDE_ASK])
-                    return verr(err, r, BOT4_BOOK_V_SNAP_CROSSED, e->price);
+            if (e->qty == 0) {
+                rc = verr(err, r, BOT4_BOOK_V_SNAP_QTY, e->qty);
+                break;
             }
-            snap_last[sd] = e->price;
+            if (v->snap_seen[sd]) {
+                /* bids strictly descending, asks strictly ascending */
+                int ordered = sd == BOT4_SIDE_BID ? e->price < v->snap_last[sd] : e->price > v->snap_last[sd];
+                if (!ordered) {
+                    rc = verr(err, r, BOT4_BOOK_V_SNAP_UNSORTED, e->price);
+                    break;
+                }
+            } else {
+                v->snap_seen[sd] = 1;
+                v->snap_best[sd] = e->price;
+                if (v->snap_seen[1 - sd] && v->snap_best[BOT4_SIDE_BID] >= v->snap_best[BOT4_SIDE_ASK]) {
+                    rc = verr(err, r, BOT4_BOOK_V_SNAP_CROSSED, e->price);
+                    break;
+                }
+            }
+            v->snap_last[sd] = e->price;
         }
         if (e->flags & BOT4_EVF_END)
             open = -1;
     }
-    if (open >= 0)
-        return verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
-    *n_diff_msgs = diffs;
+    v->open = open;
+    return rc;
+}
+
+int bot4_book_validate_end(const bot4_book_vstate *v, const bot4_event *ev, bot4_book_verr *err)
+{
+    if (v->open >= 0)
+        return verr(err, v->open, BOT4_BOOK_V_UNTERMINATED, ev[v->open].flags);
     return BOT4_BOOK_OK;
+}
+
+int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *err,
+                             int64_t *n_diff_msgs)
+{
+    bot4_book_vstate v;
+    bot4_book_validate_init(&v);
+    int rc = bot4_book_validate_rows(&v, ev, 0, n, err);
+    if (rc == BOT4_BOOK_OK)
+        rc = bot4_book_validate_end(&v, ev, err);
+    if (rc == BOT4_BOOK_OK)
+        *n_diff_msgs = v.diffs;
+    return rc;
 }

@@ -167,6 +167,21 @@ int bot4_book_apply_snapshot(bot4_book *b, const int64_t *bid_px, const int64_t 
 int bot4_book_validate_batch(const bot4_event *ev, int64_t n, bot4_book_verr *err,
                              int64_t *n_diff_msgs);
 
+/* The same check in pieces, for a consumer that validates rows just before it uses them
+ * (one pass over memory instead of two): init, then rows [from, to) of one array in
+ * order (a message may span pieces: rows are addressed in the whole array), then end
+ * (which reports a message left open). The state is the batch check's own. */
+typedef struct bot4_book_vstate {
+    int64_t open;                   /* first row of the open message, -1 if none */
+    int64_t snap_last[2], snap_best[2];
+    int snap_seen[2];
+    int64_t diffs;
+} bot4_book_vstate;
+void bot4_book_validate_init(bot4_book_vstate *v);
+int bot4_book_validate_rows(bot4_book_vstate *v, const bot4_event *ev, int64_t from, int64_t to,
+                            bot4_book_verr *err);
+int bot4_book_validate_end(const bot4_book_vstate *v, const bot4_event *ev, bot4_book_verr *err);
+
 /* Apply a validated batch (see bot4_book_validate_batch) in row order:
  *   snapshot message (rows BEGIN..END): replaces the book, lastUpdateId = seq_last, then
  *     replays the diffs buffered while waiting for it;

@@ -355,9 +355,11 @@ static inline void patch_row(int side, int64_t *px, int64_t *q, int *n_io, int *
                             int64_t price, int64_t qty)
 {
     const int n = *n_io;
-    /* j = how many cached levels are strictly better than price (they come first); counted
-     * without branches, as the position is a coin flip per row */
     const int64_t sgn = side == BOT4_SIDE_BID ? 1 : -1;
+    /* most rows of a deep diff land below the cached levels: one compare skips them */
+    if (!*exhaustive && n > 0 && sgn * price < sgn * px[n - 1]) return;
+    /* j = how many cached levels are strictly better than price (they come first); counted
+     * without branches, as the position is a coin flip per row near the touch */
     int j = 0;
     for (int i = 0; i < L; i++) j += (i < n) & (sgn * px[i] > sgn * price);
     if (j == n && !*exhaustive) return;
@@ -472,25 +474,46 @@ static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4
     commit_message(f, ts);
 }
 
+/* The reason level k of one side is malformed, 0 if it is not. */
+static int level_fault(int side, const int64_t *px, const int64_t *q, int k)
+{
+    if (q[k] < 0) return BOT4_FEATURES_LV_QTY;
+    if (q[k] == 0) return px[k] != 0 ? BOT4_FEATURES_LV_MISSING_PRICE : 0;
+    if (px[k] <= 0 || px[k] > BOT4_BOOK_PRICE_MAX) return BOT4_FEATURES_LV_PRICE;
+    if (k > 0 && q[k - 1] == 0) return BOT4_FEATURES_LV_GAP;
+    if (k > 0 && (side == BOT4_SIDE_BID ? px[k] >= px[k - 1] : px[k] <= px[k - 1])) return BOT4_FEATURES_LV_ORDER;
+    return 0;
+}
+
 int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_t *row,
                                int *side, int *level, int *reason)
 {
     for (int64_t r = 0; r < n; r++) {
+        /* every condition of level_fault at once, without branches (rows are almost
+         * always good); a bad row is then located by level_fault */
+        int bad = 0;
         for (int sd = 0; sd < 2; sd++) {
             const int64_t *px = sd == BOT4_SIDE_BID ? lv[r].bid_px : lv[r].ask_px;
             const int64_t *q = sd == BOT4_SIDE_BID ? lv[r].bid_qty : lv[r].ask_qty;
-            int why = 0, k = 0;
-            for (; k < L && !why; k++) {
-                if (q[k] < 0) why = BOT4_FEATURES_LV_QTY;
-                else if (q[k] == 0) why = px[k] != 0 ? BOT4_FEATURES_LV_MISSING_PRICE : 0;
-                else if (px[k] <= 0 || px[k] > BOT4_BOOK_PRICE_MAX) why = BOT4_FEATURES_LV_PRICE;
-                else if (k > 0 && q[k - 1] == 0) why = BOT4_FEATURES_LV_GAP;
-                else if (k > 0 && (sd == BOT4_SIDE_BID ? px[k] >= px[k - 1] : px[k] <= px[k - 1]))
-                    why = BOT4_FEATURES_LV_ORDER;
+            const int bid = sd == BOT4_SIDE_BID;
+            for (int k = 0; k < L; k++) {
+                const int has = q[k] > 0;
+                bad |= (q[k] < 0) | (!has & (px[k] != 0)) |
+                       (has & ((px[k] <= 0) | (px[k] > BOT4_BOOK_PRICE_MAX)));
+                if (k > 0)
+                    bad |= has & ((q[k - 1] == 0) | (bid ? px[k] >= px[k - 1] : px[k] <= px[k - 1]));
             }
-            if (why) {
-                *row = r; *side = sd; *level = k - 1; *reason = why;
-                return BOT4_FEATURES_EINVAL;
+        }
+        if (!bad) continue;
+        for (int sd = 0; sd < 2; sd++) {
+            const int64_t *px = sd == BOT4_SIDE_BID ? lv[r].bid_px : lv[r].ask_px;
+            const int64_t *q = sd == BOT4_SIDE_BID ? lv[r].bid_qty : lv[r].ask_qty;
+            for (int k = 0; k < L; k++) {
+                const int why = level_fault(sd, px, q, k);
+                if (why) {
+                    *row = r; *side = sd; *level = k; *reason = why;
+                    return BOT4_FEATURES_EINVAL;
+                }
             }
         }
     }
@@ -632,64 +655,98 @@ void bot4_features_sample(bot4_features *f, double *out)
 
 /* ---- batch driver ----------------------------------------------------------------- */
 
+/* Rows validated ahead of use per piece when the driver checks its input: small enough
+ * to still be in cache when the update reads them, large enough to amortize the calls. */
+#define CHECK_ROWS 1024
+
 /* The batch loop of bot4_features_run (b != NULL: apply each book message to b) and
- * bot4_features_run_levels (b == NULL: take the next of `levels` instead). */
+ * bot4_features_run_levels (b == NULL: take the next of `levels` instead). With a fault
+ * record, the rows (and levels) are validated piece by piece just before they are used. */
 static int run_loop(bot4_features *f, bot4_book *b, const bot4_features_levels *levels,
                     int64_t n_levels, const bot4_event *ev, int64_t n, int64_t every,
                     int64_t interval_ns, double *out, int64_t *out_row, int64_t cap,
                     int64_t *n_out, bot4_features_levels *trace, int64_t trace_cap,
-                    int64_t *n_trace)
+                    int64_t *n_trace, bot4_features_fault *fault)
 {
     int64_t msg_start = 0, last_row = -1, no = 0, nt = 0, nl = 0;
     int64_t last_ts = n > 0 ? ev[0].ts_local : 0;
     int rc = BOT4_FEATURES_OK;
-    for (int64_t i = 0; i < n; i++) {
-        const bot4_event *e = &ev[i];
-        const int book_row = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
-        if (book_row) {
-            if (e->flags & BOT4_EVF_BEGIN) msg_start = i;
-            if (!(e->flags & BOT4_EVF_END)) continue;
-            f->now = e->ts_local;
-            if (b) {
-                int64_t nb = 0;
-                const int64_t k = i - msg_start + 1;
-                const int64_t applied0 = b->stats.diffs_applied, updates0 = b->stats.level_updates;
-                const int64_t snaps0 = b->stats.snapshots;
-                const int live0 = b->state == BOT4_BOOK_LIVE;
-                if (bot4_book_apply_batch(b, ev + msg_start, k, NULL, &nb) != BOT4_BOOK_OK)
-                    rc = BOT4_FEATURES_ENOMEM;
-                /* A diff applied row for row to a live book: the top can be patched from the
-                 * rows instead of read (most diffs change levels already in the top, or none). */
-                const int exact = live0 && b->state == BOT4_BOOK_LIVE &&
-                                  b->stats.diffs_applied == applied0 + 1 &&
-                                  b->stats.level_updates == updates0 + k && b->stats.snapshots == snaps0;
-                on_book(f, b, e->ts_local, ev + msg_start, k, exact);
+    bot4_book_vstate vs;
+    bot4_book_verr verr;
+    bot4_book_validate_init(&vs);
+    for (int64_t c0 = 0; c0 < n; c0 += CHECK_ROWS) {
+        const int64_t c1 = n - c0 > CHECK_ROWS ? c0 + CHECK_ROWS : n;
+        if (fault && bot4_book_validate_rows(&vs, ev, c0, c1, &verr) != BOT4_BOOK_OK) {
+            rc = BOT4_FEATURES_EBADINPUT;
+            goto done;
+        }
+        for (int64_t i = c0; i < c1; i++) {
+            const bot4_event *e = &ev[i];
+            const int book_row = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
+            if (book_row) {
+                if (e->flags & BOT4_EVF_BEGIN) msg_start = i;
+                if (!(e->flags & BOT4_EVF_END)) continue;
+                f->now = e->ts_local;
+                if (b) {
+                    int64_t nb = 0;
+                    const int64_t k = i - msg_start + 1;
+                    const int64_t applied0 = b->stats.diffs_applied, updates0 = b->stats.level_updates;
+                    const int64_t snaps0 = b->stats.snapshots;
+                    const int live0 = b->state == BOT4_BOOK_LIVE;
+                    if (bot4_book_apply_batch(b, ev + msg_start, k, NULL, &nb) != BOT4_BOOK_OK)
+                        rc = BOT4_FEATURES_ENOMEM;
+                    /* A diff applied row for row to a live book: the top can be patched from
+                     * the rows instead of read (most diffs change levels already in the top,
+                     * or none). */
+                    const int exact = live0 && b->state == BOT4_BOOK_LIVE &&
+                                      b->stats.diffs_applied == applied0 + 1 &&
+                                      b->stats.level_updates == updates0 + k && b->stats.snapshots == snaps0;
+                    on_book(f, b, e->ts_local, ev + msg_start, k, exact);
+                } else {
+                    if (nl == n_levels) { rc = BOT4_FEATURES_EINVAL; goto done; }
+                    if (fault && bot4_features_levels_check(levels + nl, 1, &fault->row, &fault->side,
+                                                            &fault->level, &fault->reason) != BOT4_FEATURES_OK) {
+                        fault->source = BOT4_FEATURES_FAULT_LEVELS;
+                        fault->row = nl;
+                        fault->value = 0;
+                        rc = BOT4_FEATURES_EBADINPUT;
+                        goto done;
+                    }
+                    bot4_features_levels *s = &f->lv[1 - f->cur_i];
+                    *s = levels[nl++];
+                    s->ts = e->ts_local;
+                    f->cur_i = 1 - f->cur_i;
+                    commit_message(f, e->ts_local);
+                }
+                if (trace) {
+                    if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; goto done; }
+                    trace[nt++] = f->lv[f->cur_i];
+                }
             } else {
-                if (nl == n_levels) { rc = BOT4_FEATURES_EINVAL; break; }
-                bot4_features_levels *s = &f->lv[1 - f->cur_i];
-                *s = levels[nl++];
-                s->ts = e->ts_local;
-                f->cur_i = 1 - f->cur_i;
-                commit_message(f, e->ts_local);
+                bot4_features_on_event(f, b, e);
+                if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
             }
-            if (trace) {
-                if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; break; }
-                trace[nt++] = f->lv[f->cur_i];
+            const int due = (every > 0 && i - last_row >= every) ||
+                            (interval_ns > 0 && e->ts_local - last_ts >= interval_ns);
+            if (due) {
+                if (no == cap) { rc = BOT4_FEATURES_EINVAL; goto done; }
+                bot4_features_sample(f, out + no * BOT4_F_N);
+                out_row[no++] = i;
+                last_row = i;
+                last_ts = e->ts_local;
             }
-        } else {
-            bot4_features_on_event(f, b, e);
-            if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
+            if (rc != BOT4_FEATURES_OK) goto done;
         }
-        const int due = (every > 0 && i - last_row >= every) ||
-                        (interval_ns > 0 && e->ts_local - last_ts >= interval_ns);
-        if (due) {
-            if (no == cap) { rc = BOT4_FEATURES_EINVAL; break; }
-            bot4_features_sample(f, out + no * BOT4_F_N);
-            out_row[no++] = i;
-            last_row = i;
-            last_ts = e->ts_local;
-        }
-        if (rc != BOT4_FEATURES_OK) break;
+    }
+    if (fault && bot4_book_validate_end(&vs, ev, &verr) != BOT4_BOOK_OK)
+        rc = BOT4_FEATURES_EBADINPUT;
+done:
+    if (rc == BOT4_FEATURES_EBADINPUT && fault->source != BOT4_FEATURES_FAULT_LEVELS) {
+        fault->source = BOT4_FEATURES_FAULT_EVENTS;
+        fault->row = verr.row;
+        fault->reason = verr.reason;
+        fault->value = verr.value;
+        fault->side = fault->level = -1;
     }
     *n_out = no;
     if (n_trace) *n_trace = nt;
@@ -699,17 +756,19 @@ static int run_loop(bot4_features *f, bot4_book *b, const bot4_features_levels *
 int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
                       int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
                       int64_t cap, int64_t *n_out, bot4_features_levels *trace,
-                      int64_t trace_cap, int64_t *n_trace)
+                      int64_t trace_cap, int64_t *n_trace, bot4_features_fault *fault)
 {
+    if (fault) fault->source = BOT4_FEATURES_FAULT_NONE;
     return run_loop(f, b, NULL, 0, ev, n, every, interval_ns, out, out_row, cap, n_out,
-                    trace, trace_cap, n_trace);
+                    trace, trace_cap, n_trace, fault);
 }
 
 int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
                              const bot4_features_levels *levels, int64_t n_levels,
                              int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
-                             int64_t cap, int64_t *n_out)
+                             int64_t cap, int64_t *n_out, bot4_features_fault *fault)
 {
+    if (fault) fault->source = BOT4_FEATURES_FAULT_NONE;
     return run_loop(f, NULL, levels, n_levels, ev, n, every, interval_ns, out, out_row, cap,
-                    n_out, NULL, 0, NULL);
+                    n_out, NULL, 0, NULL, fault);
 }

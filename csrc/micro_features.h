@@ -102,7 +102,8 @@ enum {
     BOT4_F_N
 };
 
-enum { BOT4_FEATURES_OK = 0, BOT4_FEATURES_ENOMEM = -1, BOT4_FEATURES_EINVAL = -2 };
+enum { BOT4_FEATURES_OK = 0, BOT4_FEATURES_ENOMEM = -1, BOT4_FEATURES_EINVAL = -2,
+       BOT4_FEATURES_EBADINPUT = -3 };
 
 typedef struct bot4_features_params {
     int64_t ofi_window, kyle_window, rv_window, cancel_short, cancel_long; /* book messages */
@@ -208,23 +209,38 @@ int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_
 /* A decision point: out[BOT4_F_N] as above, then the microprice joins the momentum ring. */
 void bot4_features_sample(bot4_features *f, double *out);
 
-/* Batch driver over a validated event array (bot4_book_validate_batch): applies each book
- * message to b, updates f, and samples after the row closing a message or a trade when
- * `every` rows (>0) have passed since the last sample, or when interval_ns (>0) has
- * elapsed since it. Writes up to cap samples: out[cap][BOT4_F_N], out_row[cap] (index of
- * the row sampled after). trace (may be NULL, capacity trace_cap) gets the top levels after
- * every book message. *n_out / *n_trace = rows written. Returns OK, ENOMEM (book), or
- * EINVAL when out or trace would overflow (what was written stays valid). */
+/* Malformed input found by a checking batch driver (BOT4_FEATURES_EBADINPUT). */
+enum { BOT4_FEATURES_FAULT_NONE = 0, BOT4_FEATURES_FAULT_EVENTS, BOT4_FEATURES_FAULT_LEVELS };
+typedef struct bot4_features_fault {
+    int source;      /* BOT4_FEATURES_FAULT_* */
+    int64_t row;     /* the event row, or the levels row */
+    int reason;      /* events: a BOT4_BOOK_V_* reason; levels: a BOT4_FEATURES_LV_* one */
+    int64_t value;   /* events: the offending value */
+    int side, level; /* levels: where (else -1) */
+} bot4_features_fault;
+
+/* Batch driver over an event array: applies each book message to b, updates f, and samples
+ * after the row closing a message or a trade when `every` rows (>0) have passed since the
+ * last sample, or when interval_ns (>0) has elapsed since it. Writes up to cap samples:
+ * out[cap][BOT4_F_N], out_row[cap] (index of the row sampled after). trace (may be NULL,
+ * capacity trace_cap) gets the top levels after every book message. *n_out / *n_trace =
+ * rows written. fault NULL: the rows were validated (bot4_book_validate_batch); else they
+ * are checked by the same rules piece by piece just before use (one pass over memory), and
+ * a malformed row stops the run with BOT4_FEATURES_EBADINPUT and *fault filled: f and b
+ * then hold the state of the rows before it, for the caller to discard. Returns OK,
+ * ENOMEM (book), EBADINPUT, or EINVAL when out or trace would overflow (what was written
+ * stays valid). */
 int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
                       int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
                       int64_t cap, int64_t *n_out, bot4_features_levels *trace,
-                      int64_t trace_cap, int64_t *n_trace);
+                      int64_t trace_cap, int64_t *n_trace, bot4_features_fault *fault);
 /* The same driver with the top levels given instead of a book: levels[j] is the state after
  * the j-th book message of ev (n_levels of them; e.g. a trace of bot4_features_run), its
- * ts taken from the message's END row. EINVAL when the levels run out. */
+ * ts taken from the message's END row; with a fault record each levels row is checked
+ * (bot4_features_levels_check) as it is used. EINVAL when the levels run out. */
 int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
                              const bot4_features_levels *levels, int64_t n_levels,
                              int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
-                             int64_t cap, int64_t *n_out);
+                             int64_t cap, int64_t *n_out, bot4_features_fault *fault);
 
 #endif

@@ -10,6 +10,10 @@ cdef extern from "micro_features.h":
         BOT4_FEATURES_OK
         BOT4_FEATURES_ENOMEM
         BOT4_FEATURES_EINVAL
+        BOT4_FEATURES_EBADINPUT
+        BOT4_FEATURES_FAULT_NONE
+        BOT4_FEATURES_FAULT_EVENTS
+        BOT4_FEATURES_FAULT_LEVELS
         BOT4_FEATURES_LV_QTY
         BOT4_FEATURES_LV_PRICE
         BOT4_FEATURES_LV_MISSING_PRICE
@@ -29,6 +33,13 @@ cdef extern from "micro_features.h":
         int64_t bid_qty[5]
         int64_t ask_px[5]
         int64_t ask_qty[5]
+
+    ctypedef struct bot4_features_fault:
+        int source
+        int64_t row
+        int reason
+        int64_t value
+        int side, level
 
     ctypedef struct bot4_features:
         bot4_features_params p
@@ -54,11 +65,12 @@ cdef extern from "micro_features.h":
     int bot4_features_run(bot4_features *f, bot4_book *b, const bot4_event *ev, int64_t n,
                           int64_t every, int64_t interval_ns, double *out, int64_t *out_row,
                           int64_t cap, int64_t *n_out, bot4_features_levels *trace,
-                          int64_t trace_cap, int64_t *n_trace) nogil
+                          int64_t trace_cap, int64_t *n_trace, bot4_features_fault *fault) nogil
     int bot4_features_run_levels(bot4_features *f, const bot4_event *ev, int64_t n,
                                  const bot4_features_levels *levels, int64_t n_levels,
                                  int64_t every, int64_t interval_ns, double *out,
-                                 int64_t *out_row, int64_t cap, int64_t *n_out) nogil
+                                 int64_t *out_row, int64_t cap, int64_t *n_out,
+                                 bot4_features_fault *fault) nogil
 
 
 cdef class Features:

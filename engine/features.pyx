@@ -104,6 +104,11 @@ def _events(events, str what="events"):
     return np.ascontiguousarray(events)
 
 
+def _event_error(int64_t row, int reason, int64_t value):
+    field, why = _VERR.get(reason, ("?", f"reason {reason}"))
+    return FeatureInputError(f"events row {row}: bad {field}, value {value} ({why})")
+
+
 def validate(events):
     """Raise FeatureInputError naming the first malformed row, field and value."""
     ev = _events(events)
@@ -115,8 +120,7 @@ def validate(events):
     with nogil:
         rc = bot4_book_validate_batch(<const bot4_event *>&raw[0] if n else NULL, n, &err, &ndiff)
     if rc != BOT4_BOOK_OK:
-        field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
-        raise FeatureInputError(f"events row {err.row}: bad {field}, value {err.value} ({why})")
+        raise _event_error(err.row, err.reason, err.value)
     return ev
 
 
@@ -145,7 +149,7 @@ cdef class Features:
         cdef int64_t dummy_row[1]
         with nogil:
             rc = bot4_features_run(&self.f, &book.b, <const bot4_event *>&raw[0], n, 0, 0,
-                                   dummy, dummy_row, 0, &n_out, NULL, 0, NULL)
+                                   dummy, dummy_row, 0, &n_out, NULL, 0, NULL, NULL)
         if rc == BOT4_FEATURES_ENOMEM:
             raise MemoryError("the book ran out of memory")
         if rc != BOT4_FEATURES_OK:
@@ -201,6 +205,17 @@ cdef class Features:
         return self.f.samples
 
 
+cdef int64_t _book_messages(ev):
+    """Book messages in a validated event array (rows of kind snapshot/update with END)."""
+    cdef const unsigned char[::1] raw = ev.view(np.uint8) if ev.shape[0] else np.zeros(64, np.uint8)
+    cdef const bot4_event *p = <const bot4_event *>&raw[0]
+    cdef int64_t i, count = 0, n = ev.shape[0]
+    with nogil:
+        for i in range(n):
+            count += (p[i].kind == 1 or p[i].kind == 2) and (p[i].flags & 2) != 0
+    return count
+
+
 def validate_levels(levels, int64_t n_messages=-1):
     """Raise FeatureInputError naming the first malformed row of a LEVELS_DTYPE array (the
     top levels after each book message): per side a prefix of levels with qty > 0 and
@@ -218,11 +233,15 @@ def validate_levels(levels, int64_t n_messages=-1):
     with nogil:
         rc = bot4_features_levels_check(<const bot4_features_levels *>&raw[0], n, &row, &side, &level, &reason)
     if rc != BOT4_FEATURES_OK:
-        name = ("bid", "ask")[side]
-        field = f"{name}_qty" if reason in (BOT4_FEATURES_LV_QTY, BOT4_FEATURES_LV_GAP) else f"{name}_px"
-        value = int(lv[field][row, level])
-        raise FeatureInputError(f"levels row {row}: bad {field}[{level}], value {value} ({_LV_WHY[reason]})")
+        raise _levels_error(lv, row, side, level, reason)
     return lv
+
+
+def _levels_error(lv, int64_t row, int side, int level, int reason):
+    name = ("bid", "ask")[side]
+    field = f"{name}_qty" if reason in (BOT4_FEATURES_LV_QTY, BOT4_FEATURES_LV_GAP) else f"{name}_px"
+    value = int(lv[field][row, level])
+    return FeatureInputError(f"levels row {row}: bad {field}[{level}], value {value} ({_LV_WHY[reason]})")
 
 
 _LV_WHY = {
@@ -253,7 +272,9 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     if trace and levels is not None:
         raise ValueError("trace=True records the book's levels; with levels given there is no book")
     cdef bot4_features_params p = _params(params)
-    ev = validate(events)
+    # the rows (and given levels) are checked inside the run, piece by piece just before
+    # use (one pass over memory); a malformed one raises here and the private state is dropped
+    ev = _events(events)
     cdef int64_t n = ev.shape[0]
     cdef int64_t cap
     if every > 0:
@@ -266,9 +287,14 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     rows = np.empty(cap, dtype=np.int64)
     cdef int64_t book_msgs = 0
     if trace or levels is not None:
-        book_msgs = int(np.count_nonzero((ev["kind"] <= 2) & ((ev["flags"] & 2) != 0)))
+        book_msgs = _book_messages(ev)
     if levels is not None:
-        given = validate_levels(levels, book_msgs)
+        if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
+            raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
+                                    f"{getattr(levels, 'dtype', type(levels).__name__)}")
+        if levels.shape[0] != book_msgs:
+            raise FeatureInputError(f"levels has {levels.shape[0]} rows for {book_msgs} book messages")
+        given = np.ascontiguousarray(levels)
         trace_out = None
     else:
         given = None
@@ -282,6 +308,7 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     cdef bot4_book b
     cdef int64_t n_out = 0, n_trace = 0
     cdef int rc
+    cdef bot4_features_fault fault
     cdef bint use_book = given is None
     cdef bot4_features_levels *lvp = <bot4_features_levels *>&lraw[0]
     cdef bot4_features_levels *tr = lvp if trace else NULL
@@ -294,14 +321,18 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
         with nogil:
             if use_book:
                 rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every, interval_ns,
-                                       &vo[0, 0], &ro[0], cap, &n_out, tr, book_msgs, &n_trace)
+                                       &vo[0, 0], &ro[0], cap, &n_out, tr, book_msgs, &n_trace, &fault)
             else:
                 rc = bot4_features_run_levels(&f, <const bot4_event *>&raw[0], n, lvp, book_msgs,
-                                              every, interval_ns, &vo[0, 0], &ro[0], cap, &n_out)
+                                              every, interval_ns, &vo[0, 0], &ro[0], cap, &n_out, &fault)
     finally:
         if use_book:
             bot4_book_free(&b)
         bot4_features_free(&f)
+    if rc == BOT4_FEATURES_EBADINPUT:
+        if fault.source == BOT4_FEATURES_FAULT_LEVELS:
+            raise _levels_error(given, fault.row, fault.side, fault.level, fault.reason)
+        raise _event_error(fault.row, fault.reason, fault.value)
     if rc == BOT4_FEATURES_ENOMEM:
         raise MemoryError("the book ran out of memory while replaying the events")
     if rc != BOT4_FEATURES_OK:
@@ -349,13 +380,13 @@ def perf_stages(int samples):
     try:
         with nogil:
             # the first batch (the snapshot and what precedes the first cut) is not timed
-            bot4_features_run(&f, &b, base, cv[0] + 1, 0, 0, vec, row_out, 0, &n_out, NULL, 0, NULL)
+            bot4_features_run(&f, &b, base, cv[0] + 1, 0, 0, vec, row_out, 0, &n_out, NULL, 0, NULL, NULL)
             for s in range(samples):
                 start = cv[s] + 1
                 length = cv[s + 1] - cv[s]
                 t0 = bot4_now_ns()
                 bot4_features_run(&f, &b, base + start, length, length, 0, vec, row_out, 1,
-                                  &n_out, NULL, 0, NULL)
+                                  &n_out, NULL, 0, NULL, NULL)
                 t1 = bot4_now_ns()
                 lo[s] = <double>(t1 - t0) / length
                 total += t1 - t0

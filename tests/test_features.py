@@ -210,11 +210,16 @@ def test_given_levels_are_checked():
              ("ask_px", 0, 0, r"bad ask_px\[0\], value 0 \(price out of range"),
              ("ask_px", 3, None, r"bad ask_px\[3\], value \d+ \(not strictly worse"),
              ("bid_qty", 1, 0, r"bad bid_px\[1\], value \d+ \(price of a missing level is not 0\)")]
+    from engine.features import validate_levels
+
     for field, k, value, msg in cases:
         bad = lv.copy()
         bad[field][77, k] = bad["ask_px"][77, 2] if value is None else value
         with pytest.raises(FeatureInputError, match="levels row 77: " + msg):
             compute(ev, every=100, levels=bad)
+        with pytest.raises(FeatureInputError, match="levels row 77: " + msg):
+            validate_levels(bad)
+    assert validate_levels(lv, len(lv)) is not None
 
 
 def test_interval_sampling_spacing():

@@ -78,14 +78,14 @@ static void test_hand_worked(void)
     CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
     double out[4][BOT4_F_N];
     int64_t rows[4], n_out = -1;
-    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &out[0][0], rows, 4, &n_out, NULL, 0, NULL) ==
+    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &out[0][0], rows, 4, &n_out, NULL, 0, NULL, NULL) ==
           BOT4_FEATURES_EINVAL); /* 5 sample points, room for 4 */
     CHECK(n_out == 4);
     bot4_features_reset(&f);
     bot4_book_reset(&b);
     double o[8][BOT4_F_N];
     int64_t r8[8];
-    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &o[0][0], r8, 8, &n_out, NULL, 0, NULL) == BOT4_FEATURES_OK);
+    CHECK(bot4_features_run(&f, &b, ev, k, 1, 0, &o[0][0], r8, 8, &n_out, NULL, 0, NULL, NULL) == BOT4_FEATURES_OK);
     CHECK(n_out == 5);
     CHECK(r8[0] == 3 && r8[1] == 4 && r8[2] == 5 && r8[3] == 7 && r8[4] == 8);
     const double *s0 = o[0], *s3 = o[3], *s4 = o[4];
@@ -140,7 +140,7 @@ static void test_window_sums_wrap(void)
     CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
     CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
     int64_t n_out = 0, n_tr = 0;
-    CHECK(bot4_features_run(&f, &b, ev, n, 1, 0, out, rows, n, &n_out, tr, n, &n_tr) == BOT4_FEATURES_OK);
+    CHECK(bot4_features_run(&f, &b, ev, n, 1, 0, out, rows, n, &n_out, tr, n, &n_tr, NULL) == BOT4_FEATURES_OK);
     /* after the last row: OFI level 1 over the last 3 messages, by brute force */
     int64_t want = 0;
     for (int64_t m = n_tr - 3; m < n_tr; m++) {
@@ -222,7 +222,7 @@ static void test_patched_top_equals_book(void)
     CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
     CHECK(bot4_book_init(&ref, BOT4_BOOK_WINDOW_MIN, 16) == BOT4_BOOK_OK);
     int64_t n_out = 0, n_tr = 0;
-    CHECK(bot4_features_run(&f, &b, ev, n, n + 1, 0, out, &row, 1, &n_out, tr, N, &n_tr) == BOT4_FEATURES_OK);
+    CHECK(bot4_features_run(&f, &b, ev, n, n + 1, 0, out, &row, 1, &n_out, tr, N, &n_tr, NULL) == BOT4_FEATURES_OK);
     CHECK(n_tr == diffs + 1);
     int64_t start = 0, m = 0, bad = 0, thin = 0;
     for (int64_t i = 0; i < n && m < n_tr; i++) {
@@ -268,12 +268,14 @@ static void test_run_levels(void)
     int64_t n1 = 0, n2 = 0, n_tr = 0;
     CHECK(bot4_features_init(&f, &p) == BOT4_FEATURES_OK);
     CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
-    CHECK(bot4_features_run(&f, &b, ev, n, 7, 0, o1, r1, n, &n1, tr, n, &n_tr) == BOT4_FEATURES_OK);
+    CHECK(bot4_features_run(&f, &b, ev, n, 7, 0, o1, r1, n, &n1, tr, n, &n_tr, NULL) == BOT4_FEATURES_OK);
     bot4_book_free(&b);
     bot4_features_reset(&f);
     int64_t row; int side, level, reason;
     CHECK(bot4_features_levels_check(tr, n_tr, &row, &side, &level, &reason) == BOT4_FEATURES_OK);
-    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr, 7, 0, o2, r2, n, &n2) == BOT4_FEATURES_OK);
+    bot4_features_fault fault;
+    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr, 7, 0, o2, r2, n, &n2, &fault) == BOT4_FEATURES_OK);
+    CHECK(fault.source == BOT4_FEATURES_FAULT_NONE);
     CHECK(n1 == n2 && n1 > 1000);
     CHECK(memcmp(r1, r2, (size_t)n1 * sizeof *r1) == 0);
     int differ = 0;
@@ -282,7 +284,52 @@ static void test_run_levels(void)
     CHECK(differ == 0);
     /* too few levels for the messages */
     bot4_features_reset(&f);
-    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr - 1, 7, 0, o2, r2, n, &n2) == BOT4_FEATURES_EINVAL);
+    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr - 1, 7, 0, o2, r2, n, &n2, NULL) == BOT4_FEATURES_EINVAL);
+    /* a malformed levels row stops a checking run at that row */
+    bot4_features_reset(&f);
+    const int64_t keep = tr[500].ask_qty[1];
+    tr[500].ask_qty[1] = -3;
+    CHECK(bot4_features_run_levels(&f, ev, n, tr, n_tr, 7, 0, o2, r2, n, &n2, &fault) == BOT4_FEATURES_EBADINPUT);
+    CHECK(fault.source == BOT4_FEATURES_FAULT_LEVELS && fault.row == 500 && fault.side == BOT4_SIDE_ASK &&
+          fault.level == 1 && fault.reason == BOT4_FEATURES_LV_QTY);
+    tr[500].ask_qty[1] = keep;
+    /* a checking book-driven run: same vectors as the unchecked one; a bad event row (and a
+     * message left open at the end) stop it with the batch validator's row and reason */
+    bot4_features_reset(&f);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
+    CHECK(bot4_features_run(&f, &b, ev, n, 7, 0, o2, r2, n, &n2, NULL, 0, NULL, &fault) == BOT4_FEATURES_OK);
+    CHECK(n2 == n1 && memcmp(o1, o2, (size_t)n1 * BOT4_F_N * sizeof *o1) == 0);
+    bot4_book_free(&b);
+    const int64_t bad_rows[3] = {3, 5000, n - 1};
+    for (int t = 0; t < 3; t++) {
+        const int64_t r0 = bad_rows[t];
+        const int64_t keep_q = ev[r0].qty;
+        ev[r0].qty = -1;
+        bot4_book_verr want;
+        int64_t diffs;
+        CHECK(bot4_book_validate_batch(ev, n, &want, &diffs) == BOT4_BOOK_EINVAL);
+        bot4_features_reset(&f);
+        CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
+        CHECK(bot4_features_run(&f, &b, ev, n, 7, 0, o2, r2, n, &n2, NULL, 0, NULL, &fault) == BOT4_FEATURES_EBADINPUT);
+        CHECK(fault.source == BOT4_FEATURES_FAULT_EVENTS && fault.row == want.row && want.row == r0 &&
+              fault.reason == want.reason && fault.value == -1);
+        bot4_book_free(&b);
+        ev[r0].qty = keep_q;
+    }
+    /* the last book message never ends: reported at its first row */
+    int64_t last_book = n - 1;
+    while (ev[last_book].kind > BOT4_EV_UPDATE) last_book--;
+    int64_t last_begin = last_book;
+    while (!(ev[last_begin].flags & BOT4_EVF_BEGIN)) last_begin--;
+    const uint16_t keep_flags = ev[last_book].flags;
+    ev[last_book].flags = (uint16_t)(keep_flags & ~BOT4_EVF_END);
+    bot4_features_reset(&f);
+    CHECK(bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, 16) == BOT4_BOOK_OK);
+    CHECK(bot4_features_run(&f, &b, ev, last_book + 1, 7, 0, o2, r2, n, &n2, NULL, 0, NULL, &fault) ==
+          BOT4_FEATURES_EBADINPUT);
+    CHECK(fault.row == last_begin && fault.reason == BOT4_BOOK_V_UNTERMINATED);
+    bot4_book_free(&b);
+    ev[last_book].flags = keep_flags;
     bot4_features_free(&f);
     /* each malformation, on a copy of one good row */
     bot4_features_levels lv[1];
