@@ -127,7 +127,8 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
  * passed through it: 3e-11 in TA-Lib's SMA after a fall from 50000 to 0.001, see the tests).
  * Max and min are exact.
  * Kinds of window (the fields each uses):
- *   sum:  suf/pre = sums.
+ *   sum:  suf/pre = sums. sum2: two series over the same window (one phase, one flip), in
+ *         suf/pre and suf2/pre2, each summed exactly as a lone sum would be.
  *   wsum: weights 1..m, oldest first. suf = suffix sums S, suf2[j] = sum_{k>=j} (k-j+1) x_k
  *         (= S_j + suf2[j+1]), pre = prefix sum P, pre2 = sum (k+1) x_k over the block; the
  *         window is suf2[phase] + pre2 + (m - phase) P: every term is a sum of w x with w > 0.
@@ -141,18 +142,20 @@ typedef struct win {
     int mode;        /* WIN_* */
     double inv_m;    /* 1/m: means multiply by it (within an ulp of dividing, and no divide
                       * on every bar) */
+    double inv_wsum; /* 1/(m(m+1)/2): the WMA's divisor */
     int phase;       /* values in the current block: 0..m; m = complete, flips on next push */
     int full;        /* m values seen */
     int pre_at;      /* ext: block position of the prefix extreme */
     double pre, pre2;
     double shift;    /* var */
     double *cur;     /* [m] values of the current block */
+    double *cur2;    /* [m] sum2: the second series' values */
     double *suf;     /* [m] suffix aggregates of the previous block */
-    double *suf2;    /* [m] wsum, var: second suffix aggregate */
+    double *suf2;    /* [m] sum2, wsum, var: second suffix aggregate */
     int *suf_at;     /* [m] ext: block position of the suffix extreme */
 } win;
 
-enum { WIN_SUM = 1, WIN_WSUM, WIN_VAR, WIN_MAX, WIN_MIN, WIN_EXT_MAX, WIN_EXT_MIN };
+enum { WIN_SUM = 1, WIN_SUM2, WIN_WSUM, WIN_VAR, WIN_MAX, WIN_MIN, WIN_EXT_MAX, WIN_EXT_MIN };
 
 static int win_init(win *w, int m, int mode)
 {
@@ -160,13 +163,15 @@ static int win_init(win *w, int m, int mode)
     w->m = m;
     w->mode = mode;
     w->inv_m = 1.0 / m;
+    w->inv_wsum = 1.0 / (double)(((int64_t)m * (m + 1)) >> 1);
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
     w->suf = (double *)malloc(sizeof(double) * (size_t)m);
-    if (mode == WIN_WSUM || mode == WIN_VAR)
-        w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
+    const int two = mode == WIN_SUM2 || mode == WIN_WSUM || mode == WIN_VAR;
+    if (two) w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
+    if (mode == WIN_SUM2) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
     if (mode == WIN_EXT_MAX || mode == WIN_EXT_MIN)
         w->suf_at = (int *)malloc(sizeof(int) * (size_t)m);
-    if (!w->cur || !w->suf || ((mode == WIN_WSUM || mode == WIN_VAR) && !w->suf2) ||
+    if (!w->cur || !w->suf || (two && !w->suf2) || (mode == WIN_SUM2 && !w->cur2) ||
         ((mode == WIN_EXT_MAX || mode == WIN_EXT_MIN) && !w->suf_at))
         return BOT4_TA_ENOMEM;
     return BOT4_TA_OK;
@@ -175,6 +180,7 @@ static int win_init(win *w, int m, int mode)
 static void win_free(win *w)
 {
     free(w->cur);
+    free(w->cur2);
     free(w->suf);
     free(w->suf2);
     free(w->suf_at);
@@ -227,6 +233,51 @@ static inline void win_sum_push(win *w, double x)
 static inline double win_sum(const win *w)
 {
     return w->phase == w->m ? w->pre : w->suf[w->phase] + w->pre;
+}
+
+static inline void win_sum2_push(win *w, double x, double y)
+{
+    if (w->phase == w->m) { /* as win_sum_push's pass, both series in one loop */
+        const int m = w->m;
+        const double *a = w->cur, *b = w->cur2;
+        double s = a[m - 1], t = b[m - 1];
+        w->suf[m - 1] = s;
+        w->suf2[m - 1] = t;
+        int j = m - 2;
+        for (; j >= 1; j -= 2) {
+            const double a1 = a[j], b1 = b[j];
+            const double s2 = (a[j - 1] + a1) + s, t2 = (b[j - 1] + b1) + t;
+            w->suf[j] = a1 + s;
+            w->suf2[j] = b1 + t;
+            w->suf[j - 1] = s2;
+            w->suf2[j - 1] = t2;
+            s = s2;
+            t = t2;
+        }
+        if (j == 0) {
+            w->suf[0] = a[0] + s;
+            w->suf2[0] = b[0] + t;
+        }
+        w->phase = 0;
+        w->pre = w->pre2 = 0.0;
+    }
+    w->cur[w->phase] = x;
+    w->cur2[w->phase] = y;
+    w->pre = w->pre + x;
+    w->pre2 = w->pre2 + y;
+    if (++w->phase == w->m) w->full = 1;
+}
+
+static inline void win_sum2(const win *w, double *sx, double *sy)
+{
+    const int k = w->phase;
+    if (k == w->m) {
+        *sx = w->pre;
+        *sy = w->pre2;
+    } else {
+        *sx = w->suf[k] + w->pre;
+        *sy = w->suf2[k] + w->pre2;
+    }
 }
 
 static inline void win_wsum_push(win *w, double x)
@@ -693,8 +744,8 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
         mode[0] = WIN_VAR;
         break;
     case BOT4_TA_MFI: case BOT4_TA_VWAP: case BOT4_TA_CMF:
-        len[0] = len[1] = n;
-        mode[0] = mode[1] = WIN_SUM;
+        len[0] = n;
+        mode[0] = WIN_SUM2;
         break;
     case BOT4_TA_WILLR: case BOT4_TA_DONCHIAN:
         len[0] = len[1] = n;
@@ -714,10 +765,10 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
         mode[0] = WIN_EXT_MAX;
         mode[1] = WIN_EXT_MIN;
         break;
-    case BOT4_TA_ULTOSC: /* a sums for the three periods, then b sums */
+    case BOT4_TA_ULTOSC: /* sums of a and b for each period */
         for (int i = 0; i < 3; i++) {
-            len[i] = len[3 + i] = (int)p[i];
-            mode[i] = mode[3 + i] = WIN_SUM;
+            len[i] = (int)p[i];
+            mode[i] = WIN_SUM2;
         }
         break;
     case BOT4_TA_ICHIMOKU: /* max, min for each period */
@@ -992,7 +1043,7 @@ static inline __attribute__((always_inline)) void update_cci(bot4_ta *ta, double
 
 static inline __attribute__((always_inline)) void update_mfi(bot4_ta *ta, double h, double l, double c, double v, double *out)
 {
-    win *pos = &ta->w[0], *neg = &ta->w[1];
+    win *w = &ta->w[0]; /* sums of positive and negative money flow */
     const double tp = typical_price(h, l, c);
     out[0] = NAN;
     if (ta->t == 0) {
@@ -1005,10 +1056,10 @@ static inline __attribute__((always_inline)) void update_mfi(bot4_ta *ta, double
     const double mf = tp * v;
     /* TA-Lib's scale-aware tie test: a change within 1e-14 of the prices is no change */
     const int tie = TA_IS_ZERO_SCALED(d, fabs(tp) + fabs(prev));
-    win_sum_push(pos, !tie && d > 0 ? mf : 0.0);
-    win_sum_push(neg, !tie && d < 0 ? mf : 0.0);
-    if (!pos->full) return;
-    const double ps = win_sum(pos), ns = win_sum(neg);
+    win_sum2_push(w, !tie && d > 0 ? mf : 0.0, !tie && d < 0 ? mf : 0.0);
+    if (!w->full) return;
+    double ps, ns;
+    win_sum2(w, &ps, &ns);
     const double tot = ps + ns;
     /* window sums of non-negative terms (no running total): 0 <= ps <= tot, no clamp */
     out[0] = tot <= 0.0 ? 0.0 : 100.0 * (ps / tot);
@@ -1016,7 +1067,7 @@ static inline __attribute__((always_inline)) void update_mfi(bot4_ta *ta, double
 
 static inline __attribute__((always_inline)) void update_ultosc(bot4_ta *ta, double h, double l, double c, double *out)
 {
-    win *w = ta->w; /* w[0..2]: sums of a per period (shortest first), w[3..5]: of b */
+    win *w = ta->w; /* w[0..2]: sums of a and b per period, shortest first */
     out[0] = NAN;
     if (ta->t == 0) {
         ta->s.pc.prev_close = c;
@@ -1027,17 +1078,17 @@ static inline __attribute__((always_inline)) void update_ultosc(bot4_ta *ta, dou
     const double true_low = l < pc ? l : pc;
     const double a = c - true_low, b = true_range(h, l, pc);
     /* unrolled by hand: constant indices let the batch loop keep the windows in registers */
-    win_sum_push(&w[0], a);
-    win_sum_push(&w[1], a);
-    win_sum_push(&w[2], a);
-    win_sum_push(&w[3], b);
-    win_sum_push(&w[4], b);
-    win_sum_push(&w[5], b);
+    win_sum2_push(&w[0], a, b);
+    win_sum2_push(&w[1], a, b);
+    win_sum2_push(&w[2], a, b);
     if (!w[2].full) return;
-    double acc = 0.0, bs;
-    if (!TA_IS_ZERO(bs = win_sum(&w[3]))) acc += 4.0 * (win_sum(&w[0]) / bs);
-    if (!TA_IS_ZERO(bs = win_sum(&w[4]))) acc += 2.0 * (win_sum(&w[1]) / bs);
-    if (!TA_IS_ZERO(bs = win_sum(&w[5]))) acc += win_sum(&w[2]) / bs;
+    double acc = 0.0, as, bs;
+    win_sum2(&w[0], &as, &bs);
+    if (!TA_IS_ZERO(bs)) acc += 4.0 * (as / bs);
+    win_sum2(&w[1], &as, &bs);
+    if (!TA_IS_ZERO(bs)) acc += 2.0 * (as / bs);
+    win_sum2(&w[2], &as, &bs);
+    if (!TA_IS_ZERO(bs)) acc += as / bs;
     out[0] = 100.0 * (acc / 7.0);
 }
 
@@ -1298,9 +1349,9 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         break;
     case BOT4_TA_WMA:
         win_wsum_push(&ta->w[0], c);
-        out[0] = ta->w[0].full
-                     ? win_wsum(&ta->w[0]) / (double)(((int64_t)n * (n + 1)) >> 1)
-                     : NAN;
+        /* times 1/(n(n+1)/2), kept in the window's pre-computed field: within an ulp of
+         * the divide, without a divide on every bar */
+        out[0] = ta->w[0].full ? win_wsum(&ta->w[0]) * ta->w[0].inv_wsum : NAN;
         break;
     case BOT4_TA_EMA:
         out[0] = ema_push(&ta->s.ema3.e1, c) ? ta->s.ema3.e1.value : NAN;
@@ -1481,13 +1532,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         out[0] = ta->s.cum.value;
         break;
     case BOT4_TA_VWAP: {
-        win *pv = &ta->w[0], *vol = &ta->w[1];
-        win_sum_push(pv, typical_price(h, l, c) * v);
-        win_sum_push(vol, v);
+        win *w = &ta->w[0]; /* sums of tp v and v */
+        win_sum2_push(w, typical_price(h, l, c) * v, v);
         out[0] = NAN;
-        if (pv->full) {
-            const double sv = win_sum(vol);
-            if (sv > 0.0) out[0] = win_sum(pv) / sv;
+        if (w->full) {
+            double spv, sv;
+            win_sum2(w, &spv, &sv);
+            if (sv > 0.0) out[0] = spv / sv;
         }
         break;
     }
@@ -1496,13 +1547,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         out[0] = ta->s.cum.value;
         break;
     case BOT4_TA_CMF: {
-        win *mfv = &ta->w[0], *vol = &ta->w[1];
-        win_sum_push(mfv, bot4_ta_clv_term(h, l, c, v));
-        win_sum_push(vol, v);
+        win *w = &ta->w[0]; /* sums of money flow volume and v */
+        win_sum2_push(w, bot4_ta_clv_term(h, l, c, v), v);
         out[0] = NAN;
-        if (mfv->full) {
-            const double sv = win_sum(vol);
-            out[0] = sv > 0.0 ? win_sum(mfv) / sv : 0.0;
+        if (w->full) {
+            double smf, sv;
+            win_sum2(w, &smf, &sv);
+            out[0] = sv > 0.0 ? smf / sv : 0.0;
         }
         break;
     }
