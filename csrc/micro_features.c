@@ -350,69 +350,86 @@ static void read_side(const bot4_book *b, int side, int64_t *px, int64_t *q)
  * it stood before the row; exhaustive: the side has no other level. A row worse than all n
  * on a side that is not exhaustive cannot change them and is skipped; the rest is an
  * update, an insert (shifting the worse ones down, the last out) or a delete (shifting up;
- * the caller refills the tail from the book). */
-static inline void patch_row(int side, int64_t *px, int64_t *q, int *n_io, int *exhaustive,
+ * the caller refills the tail from the book). Returns 1 when the cache changed. */
+static inline int patch_row(int side, int64_t *px, int64_t *q, int *n_io, int *exhaustive,
                             int64_t price, int64_t qty)
 {
     const int n = *n_io;
     const int64_t sgn = side == BOT4_SIDE_BID ? 1 : -1;
-    /* most rows of a deep diff land below the cached levels: one compare skips them */
-    if (!*exhaustive && n > 0 && sgn * price < sgn * px[n - 1]) return;
     /* j = how many cached levels are strictly better than price (they come first); counted
      * without branches, as the position is a coin flip per row near the touch */
     int j = 0;
     for (int i = 0; i < L; i++) j += (i < n) & (sgn * px[i] > sgn * price);
-    if (j == n && !*exhaustive) return;
+    if (j == n && !*exhaustive) return 0;
     if (j < n && px[j] == price) {
-        if (qty) { q[j] = qty; return; }
+        if (qty) {
+            const int changed = q[j] != qty;
+            q[j] = qty;
+            return changed;
+        }
         for (int i = j; i < n - 1; i++) { px[i] = px[i + 1]; q[i] = q[i + 1]; }
         px[n - 1] = q[n - 1] = 0;
         *n_io = n - 1;
-        return;
+        return 1;
     }
-    if (!qty) return;                       /* delete of an absent level */
-    if (j == L) { *exhaustive = 0; return; } /* one more level below a full top */
+    if (!qty) return 0;                     /* delete of an absent level */
+    if (j == L) { *exhaustive = 0; return 0; } /* one more level below a full top */
     if (n == L) *exhaustive = 0;            /* the last level drops out of the top */
     for (int i = n == L ? L - 1 : n; i > j; i--) { px[i] = px[i - 1]; q[i] = q[i - 1]; }
     px[j] = price; q[j] = qty;
     if (n < L) *n_io = n + 1;
+    return 1;
 }
 
 /* s holds the top before a diff message the book has applied row for row; make it the
  * top after, reading the book only for levels that a delete pulled up from below the
  * cache (bot4_book_top_below, from the last level still known). Invariant per row: the
- * n cached levels are the best n of the book after the rows so far. */
-static void patch_levels(const bot4_book *b, bot4_features_levels *s, const bot4_event *rows, int64_t k)
+ * n cached levels are the best n of the book after the rows so far. Returns 0 when the
+ * top is the same as before (most messages of a deep feed change only levels below it). */
+static int patch_levels(const bot4_book *b, bot4_features_levels *s, const bot4_event *rows, int64_t k)
 {
     int64_t *px[2] = {s->bid_px, s->ask_px}, *q[2] = {s->bid_qty, s->ask_qty};
-    int n[2], exhaustive[2];
+    int n[2], exhaustive[2], changed = 0;
     for (int sd = 0; sd < 2; sd++) {
         int c = 0; /* the levels present are a prefix: count them without branches */
         for (int i = 0; i < L; i++) c += q[sd][i] > 0;
         n[sd] = c;
         exhaustive[sd] = c < L;
     }
+    /* Most rows of a deep feed land below the cached levels and cannot change them: one
+     * compare per row against the key (price, negated for asks) of the last cached level
+     * skips them (INT64_MIN: the side is exhaustive, every row counts; INT64_MAX: nothing
+     * is cached of a side with more levels, every row is for the refill). */
+#define SKIP_BELOW(sd) (exhaustive[sd] ? INT64_MIN : n[sd] ? ((sd) == BOT4_SIDE_BID ? px[sd][n[sd] - 1] : -px[sd][n[sd] - 1]) : INT64_MAX)
+    int64_t below[2] = {SKIP_BELOW(0), SKIP_BELOW(1)};
     for (int64_t r = 0; r < k; r++) {
         const int sd = rows[r].side;
-        if (sd <= BOT4_SIDE_ASK)
-            patch_row(sd, px[sd], q[sd], &n[sd], &exhaustive[sd], rows[r].price, rows[r].qty);
+        if (sd > BOT4_SIDE_ASK) continue;
+        const int64_t key = sd == BOT4_SIDE_BID ? rows[r].price : -rows[r].price;
+        if (key < below[sd]) continue;
+        changed |= patch_row(sd, px[sd], q[sd], &n[sd], &exhaustive[sd], rows[r].price, rows[r].qty);
+        below[sd] = SKIP_BELOW(sd);
     }
+#undef SKIP_BELOW
     for (int sd = 0; sd < 2; sd++) {
         const int have = n[sd];
         if (exhaustive[sd] || have == L) continue;
         const int64_t got = have ? bot4_book_top_below(b, sd, px[sd][have - 1], L - have, px[sd] + have, q[sd] + have)
                                  : bot4_book_top(b, sd, L, px[sd], q[sd]);
         for (int64_t i = have + got; i < L; i++) px[sd][i] = q[sd][i] = 0;
+        changed = 1;
     }
+    return changed;
 }
 
-/* lv[cur_i] is the new top after a book message at ts, lv[1 - cur_i] the one before:
- * per-message terms, then one record of running totals. */
-static void commit_message(bot4_features *f, int64_t ts)
+/* lv[cur_i] is the new top after a book message at ts, lv[1 - cur_i] the one before (or,
+ * when `same`, lv[cur_i] is both: the message left the top as it was, so every OFI term
+ * is 0 and the compare is skipped): per-message terms, then one record of running totals. */
+static void commit_message(bot4_features *f, int64_t ts, int same)
 {
-    const bot4_features_levels *restrict c = &f->lv[f->cur_i], *restrict pv = &f->lv[1 - f->cur_i];
-    int64_t e[L];
-    ofi_terms(c, pv, e);
+    const bot4_features_levels *c = &f->lv[f->cur_i], *pv = same ? c : &f->lv[1 - f->cur_i];
+    int64_t e[L] = {0};
+    if (!same) ofi_terms(c, pv, e);
     /* Mid change and signed volume (Kyle, RV). */
     int ok0, ok1;
     const int64_t m0 = mid2(pv, &ok0), m1 = mid2(c, &ok1);
@@ -464,14 +481,18 @@ static void on_book(bot4_features *f, const bot4_book *b, int64_t ts, const bot4
     bot4_features_levels *s = &f->lv[1 - f->cur_i];
     if (exact && f->has_book) {
         *s = f->lv[f->cur_i];
-        patch_levels(b, s, rows, n_rows);
+        if (!patch_levels(b, s, rows, n_rows)) {
+            f->lv[f->cur_i].ts = ts; /* the top stands: no flip, no compare */
+            commit_message(f, ts, 1);
+            return;
+        }
     } else {
         read_side(b, BOT4_SIDE_BID, s->bid_px, s->bid_qty);
         read_side(b, BOT4_SIDE_ASK, s->ask_px, s->ask_qty);
     }
     s->ts = ts;
     f->cur_i = 1 - f->cur_i;
-    commit_message(f, ts);
+    commit_message(f, ts, 0);
 }
 
 /* The reason level k of one side is malformed, 0 if it is not. */
@@ -525,7 +546,7 @@ void bot4_features_on_levels(bot4_features *f, const bot4_features_levels *lv)
     f->now = lv->ts;
     f->lv[1 - f->cur_i] = *lv;
     f->cur_i = 1 - f->cur_i;
-    commit_message(f, lv->ts);
+    commit_message(f, lv->ts, 0);
 }
 
 void bot4_features_on_event(bot4_features *f, const bot4_book *b, const bot4_event *ev)
@@ -716,7 +737,7 @@ static int run_loop(bot4_features *f, bot4_book *b, const bot4_features_levels *
                     *s = levels[nl++];
                     s->ts = e->ts_local;
                     f->cur_i = 1 - f->cur_i;
-                    commit_message(f, e->ts_local);
+                    commit_message(f, e->ts_local, 0);
                 }
                 if (trace) {
                     if (nt == trace_cap) { rc = BOT4_FEATURES_EINVAL; goto done; }
