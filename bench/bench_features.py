@@ -12,6 +12,10 @@ costliest case per row):
                                            given the book's top levels for free (its book
                                            work is not counted; ours is)
   features.batch.<data>.speedup_vs_numpy   reference / ours (gated)
+  features.levels.<data>.ns_per_book_event compute(every=100, levels=trace): the feature
+                                           update alone, given the same top levels the
+                                           reference gets (no book kept), per book row
+  features.levels.<data>.speedup_vs_numpy  reference / that: like for like (gated)
 """
 
 import sys
@@ -43,11 +47,13 @@ def data(request, shared_data):
 
 def test_features_batch(benchmark, figure, data):
     name, ev, params = data
-    res = benchmark.pedantic(lambda: compute(ev, params, every=EVERY), rounds=7, warmup_rounds=1)
+    res = benchmark.pedantic(lambda: compute(ev, params, every=EVERY), rounds=15, warmup_rounds=1)
     ours = benchmark.stats.stats.median
     traced = compute(ev, params, every=EVERY, trace=True)
     assert (res["row"] == traced["row"]).all()
-    ref = median_seconds(lambda: reference(ev, traced["levels"], traced["row"], params), rounds=3, warmup=0)
+    levels = traced["levels"]
+    given = median_seconds(lambda: compute(ev, params, every=EVERY, levels=levels), rounds=15)
+    ref = median_seconds(lambda: reference(ev, levels, traced["row"], params), rounds=3, warmup=0)
     n = len(ev)
     n_book = int((ev["kind"] <= 2).sum())
     figure(f"features.batch.{name}.ns_per_event", ours / n * 1e9, "ns")
@@ -55,3 +61,5 @@ def test_features_batch(benchmark, figure, data):
     figure(f"features.batch.{name}.ns_per_book_event", ours / n_book * 1e9, "ns")
     figure(f"features.batch.{name}.reference_ns_per_event", ref / n * 1e9, "ns")
     figure(f"features.batch.{name}.speedup_vs_numpy", ref / ours, "x")
+    figure(f"features.levels.{name}.ns_per_book_event", given / n_book * 1e9, "ns")
+    figure(f"features.levels.{name}.speedup_vs_numpy", ref / given, "x")
