@@ -134,8 +134,9 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
  *         window is suf2[phase] + pre2 + (m - phase) P: every term is a sum of w x with w > 0.
  *   var:  sums of d and d*d with d = x - shift, shift = the newest value when the previous
  *         block completed (the same shift for both halves of every window).
- *   max/min: suf/pre = extremes; ext also keeps block positions (suf_at, pre_at), ties to
- *         the later value (AROON).
+ *   hilo: max of one series (highs) in suf/pre, min of another (lows) in suf2/pre2.
+ *   ext:  max or min with its block position (suf_at, pre_at), ties to the later value
+ *         (AROON).
  */
 typedef struct win {
     int m;
@@ -155,7 +156,7 @@ typedef struct win {
     int *suf_at;     /* [m] ext: block position of the suffix extreme */
 } win;
 
-enum { WIN_SUM = 1, WIN_SUM2, WIN_WSUM, WIN_VAR, WIN_MAX, WIN_MIN, WIN_EXT_MAX, WIN_EXT_MIN };
+enum { WIN_SUM = 1, WIN_SUM2, WIN_WSUM, WIN_VAR, WIN_HILO, WIN_EXT_MAX, WIN_EXT_MIN };
 
 static int win_init(win *w, int m, int mode)
 {
@@ -166,12 +167,13 @@ static int win_init(win *w, int m, int mode)
     w->inv_wsum = 1.0 / (double)(((int64_t)m * (m + 1)) >> 1);
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
     w->suf = (double *)malloc(sizeof(double) * (size_t)m);
-    const int two = mode == WIN_SUM2 || mode == WIN_WSUM || mode == WIN_VAR;
+    const int two = mode == WIN_SUM2 || mode == WIN_WSUM || mode == WIN_VAR || mode == WIN_HILO;
+    const int two_series = mode == WIN_SUM2 || mode == WIN_HILO;
     if (two) w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
-    if (mode == WIN_SUM2) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
+    if (two_series) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
     if (mode == WIN_EXT_MAX || mode == WIN_EXT_MIN)
         w->suf_at = (int *)malloc(sizeof(int) * (size_t)m);
-    if (!w->cur || !w->suf || (two && !w->suf2) || (mode == WIN_SUM2 && !w->cur2) ||
+    if (!w->cur || !w->suf || (two && !w->suf2) || (two_series && !w->cur2) ||
         ((mode == WIN_EXT_MAX || mode == WIN_EXT_MIN) && !w->suf_at))
         return BOT4_TA_ENOMEM;
     return BOT4_TA_OK;
@@ -188,17 +190,13 @@ static void win_free(win *w)
 
 /* The identity of the prefix aggregate: a block starts from it, so a push needs no "first
  * value of the block?" select (a max over a coin-flip comparison must stay branch-free). */
-static double win_identity(int mode)
-{
-    return mode == WIN_MAX ? -INFINITY : mode == WIN_MIN ? INFINITY : 0.0;
-}
-
 static void win_reset(win *w)
 {
     w->phase = 0;
     w->full = 0;
-    w->pre = win_identity(w->mode);
-    w->pre2 = w->shift = 0.0;
+    w->pre = w->mode == WIN_HILO ? -INFINITY : 0.0;
+    w->pre2 = w->mode == WIN_HILO ? INFINITY : 0.0;
+    w->shift = 0.0;
     w->pre_at = 0;
 }
 
@@ -354,50 +352,41 @@ static inline void win_var_sums(const win *w, double *s1, double *s2)
 static inline double dmax(double a, double b) { return a > b ? a : b; }
 static inline double dmin(double a, double b) { return a < b ? a : b; }
 
-static inline void win_max_push(win *w, double x)
+static inline void win_hilo_push(win *w, double hi, double lo)
 {
     if (w->phase == w->m) { /* the block is complete: its suffix pass */
         const int m = w->m;
-        double s = w->cur[m - 1];
+        double s = w->cur[m - 1], t = w->cur2[m - 1];
         w->suf[m - 1] = s;
+        w->suf2[m - 1] = t;
         for (int j = m - 2; j >= 0; j--) {
             s = dmax(w->cur[j], s);
+            t = dmin(w->cur2[j], t);
             w->suf[j] = s;
+            w->suf2[j] = t;
         }
         w->phase = 0;
         w->pre = -INFINITY;
+        w->pre2 = INFINITY;
     }
-    w->cur[w->phase] = x;
-    w->pre = dmax(x, w->pre);
+    w->cur[w->phase] = hi;
+    w->cur2[w->phase] = lo;
+    w->pre = dmax(hi, w->pre);   /* maxsd/minsd, branch-free: a new high is a coin flip */
+    w->pre2 = dmin(lo, w->pre2);
     if (++w->phase == w->m) w->full = 1;
 }
 
-static inline double win_max(const win *w)
+/* Highest high and lowest low of the window. */
+static inline void win_hilo(const win *w, double *hh, double *ll)
 {
-    return w->phase == w->m ? w->pre : dmax(w->suf[w->phase], w->pre);
-}
-
-static inline void win_min_push(win *w, double x)
-{
-    if (w->phase == w->m) { /* the block is complete: its suffix pass */
-        const int m = w->m;
-        double s = w->cur[m - 1];
-        w->suf[m - 1] = s;
-        for (int j = m - 2; j >= 0; j--) {
-            s = dmin(w->cur[j], s);
-            w->suf[j] = s;
-        }
-        w->phase = 0;
-        w->pre = INFINITY;
+    const int k = w->phase;
+    if (k == w->m) {
+        *hh = w->pre;
+        *ll = w->pre2;
+    } else {
+        *hh = dmax(w->suf[k], w->pre);
+        *ll = dmin(w->suf2[k], w->pre2);
     }
-    w->cur[w->phase] = x;
-    w->pre = dmin(x, w->pre);
-    if (++w->phase == w->m) w->full = 1;
-}
-
-static inline double win_min(const win *w)
-{
-    return w->phase == w->m ? w->pre : dmin(w->suf[w->phase], w->pre);
 }
 
 /* Extreme with its position; is_max selects max (else min); ties go to the later value. */
@@ -748,17 +737,15 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
         mode[0] = WIN_SUM2;
         break;
     case BOT4_TA_WILLR: case BOT4_TA_DONCHIAN:
-        len[0] = len[1] = n;
-        mode[0] = WIN_MAX;
-        mode[1] = WIN_MIN;
+        len[0] = n;
+        mode[0] = WIN_HILO;
         break;
     case BOT4_TA_STOCH:
-        len[0] = len[1] = n;
-        mode[0] = WIN_MAX;
-        mode[1] = WIN_MIN;
-        len[2] = (int)p[1];
-        len[3] = (int)p[2];
-        mode[2] = mode[3] = WIN_SUM;
+        len[0] = n;
+        mode[0] = WIN_HILO;
+        len[1] = (int)p[1];
+        len[2] = (int)p[2];
+        mode[1] = mode[2] = WIN_SUM;
         break;
     case BOT4_TA_AROON:
         len[0] = len[1] = n + 1;
@@ -771,11 +758,10 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
             mode[i] = WIN_SUM2;
         }
         break;
-    case BOT4_TA_ICHIMOKU: /* max, min for each period */
+    case BOT4_TA_ICHIMOKU: /* highest high and lowest low for each period */
         for (int i = 0; i < 3; i++) {
-            len[2 * i] = len[2 * i + 1] = (int)p[i];
-            mode[2 * i] = WIN_MAX;
-            mode[2 * i + 1] = WIN_MIN;
+            len[i] = (int)p[i];
+            mode[i] = WIN_HILO;
         }
         break;
     default:
@@ -995,12 +981,13 @@ static inline __attribute__((always_inline)) void update_macd(bot4_ta *ta, doubl
 
 static inline __attribute__((always_inline)) void update_stoch(bot4_ta *ta, double h, double l, double c, double *out)
 {
-    win *hi = &ta->w[0], *lo = &ta->w[1], *fk = &ta->w[2], *sk = &ta->w[3];
+    win *hl = &ta->w[0], *fk = &ta->w[1], *sk = &ta->w[2];
     out[0] = out[1] = NAN;
-    win_max_push(hi, h);
-    win_min_push(lo, l);
-    if (!hi->full) return;
-    const double hh = win_max(hi), ll = win_min(lo), range = hh - ll;
+    win_hilo_push(hl, h, l);
+    if (!hl->full) return;
+    double hh, ll;
+    win_hilo(hl, &hh, &ll);
+    const double range = hh - ll;
     /* TA-Lib's (c - ll)/((hh - ll)/100) with one divide instead of two (an ulp) */
     win_sum_push(fk, range != 0.0 ? 100.0 * ((c - ll) / range) : 0.0);
     if (!fk->full) return;
@@ -1033,7 +1020,7 @@ static inline __attribute__((always_inline)) void update_cci(bot4_ta *ta, double
         m3 += fabs(b[i + 3] - avg);
     }
     for (; i < n; i++) m0 += fabs(b[i] - avg);
-    const double mad = ((m0 + m1) + (m2 + m3)) / n;
+    const double mad = ((m0 + m1) + (m2 + m3)) * ta->w[0].inv_m;
     const double dev = tp - avg, scale = fabs(avg);
     /* "is the window flat?" relative to its own price level, as TA-Lib */
     out[0] = (!TA_IS_ZERO_SCALED(dev, scale) && !TA_IS_ZERO_SCALED(mad, scale))
@@ -1277,13 +1264,16 @@ static inline __attribute__((always_inline)) void update_supertrend(bot4_ta *ta,
 
 static inline __attribute__((always_inline)) void update_ichimoku(bot4_ta *ta, double h, double l, double *out)
 {
-    win *w = ta->w; /* w[2i], w[2i+1]: max of highs, min of lows over period i */
-    double mid[3];
+    win *w = ta->w; /* w[i]: highest high and lowest low over period i */
+    double mid[3], hh, ll;
     /* unrolled by hand: constant indices let the batch loop keep the windows in registers */
 #define ICHIMOKU_MID(i)                                                                     \
-    win_max_push(&w[2 * (i)], h);                                                           \
-    win_min_push(&w[2 * (i) + 1], l);                                                       \
-    mid[i] = w[2 * (i)].full ? (win_max(&w[2 * (i)]) + win_min(&w[2 * (i) + 1])) / 2.0 : NAN;
+    win_hilo_push(&w[i], h, l);                                                             \
+    mid[i] = NAN;                                                                           \
+    if (w[i].full) {                                                                        \
+        win_hilo(&w[i], &hh, &ll);                                                          \
+        mid[i] = (hh + ll) / 2.0;                                                           \
+    }
     ICHIMOKU_MID(0)
     ICHIMOKU_MID(1)
     ICHIMOKU_MID(2)
@@ -1381,12 +1371,13 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         update_cci(ta, h, l, c, out);
         break;
     case BOT4_TA_WILLR: {
-        win *hi = &ta->w[0], *lo = &ta->w[1];
-        win_max_push(hi, h);
-        win_min_push(lo, l);
+        win *hl = &ta->w[0];
+        win_hilo_push(hl, h, l);
         out[0] = NAN;
-        if (hi->full) {
-            const double hh = win_max(hi), ll = win_min(lo), range = hh - ll;
+        if (hl->full) {
+            double hh, ll;
+            win_hilo(hl, &hh, &ll);
+            const double range = hh - ll;
             /* TA-Lib's (hh - c)/((hh - ll)/-100) with one divide instead of two (an ulp) */
             out[0] = range != 0.0 ? -100.0 * ((hh - c) / range) : 0.0;
         }
@@ -1492,12 +1483,12 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         break;
     }
     case BOT4_TA_DONCHIAN: {
-        win *hi = &ta->w[0], *lo = &ta->w[1];
-        win_max_push(hi, h);
-        win_min_push(lo, l);
+        win *hl = &ta->w[0];
+        win_hilo_push(hl, h, l);
         out[0] = out[1] = out[2] = NAN;
-        if (hi->full) {
-            const double u = win_max(hi), d = win_min(lo);
+        if (hl->full) {
+            double u, d;
+            win_hilo(hl, &u, &d);
             out[0] = u;
             out[1] = (u + d) / 2.0;
             out[2] = d;
@@ -1615,7 +1606,8 @@ static inline uint64_t bad_bits(double x, int positive)
         bot4_ta st = *ta;                                                                   \
         const int ins = KINDS[K].inputs, pos = KINDS[K].positive;                          \
         const double *o = in[0], *h = in[1], *l = in[2], *c = in[3], *v = in[4];           \
-        double row[BOT4_TA_MAX_OUTPUTS];                                                    \
+        double row[BOT4_TA_MAX_OUTPUTS], *dst[BOT4_TA_MAX_OUTPUTS] = {NULL, NULL, NULL, NULL}; \
+        for (int k = 0; k < KINDS[K].n_outputs; k++) dst[k] = out[k]; /* in registers */      \
         uint64_t bad = 0;                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                   \
             const double xo = (ins & O_) ? o[i] : 0.0, xh = (ins & H_) ? h[i] : 0.0;        \
@@ -1627,7 +1619,7 @@ static inline uint64_t bad_bits(double x, int positive)
                    ((ins & C_) ? bad_bits(xc, pos & C_) : 0) |                              \
                    ((ins & V_) ? bad_bits(xv, pos & V_) : 0);                               \
             update_kind(&st, K, xo, xh, xl, xc, xv, row);                                   \
-            for (int k = 0; k < KINDS[K].n_outputs; k++) out[k][i] = row[k];                \
+            for (int k = 0; k < KINDS[K].n_outputs; k++) dst[k][i] = row[k];                \
         }                                                                                   \
         return (bad >> 63) ? BOT4_TA_EINPUT : BOT4_TA_OK;                                   \
     }
