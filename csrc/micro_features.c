@@ -223,6 +223,63 @@ static void ofi_avx512(const bot4_features_levels *c, const bot4_features_levels
     _mm512_mask_storeu_epi64(e, m, _mm512_add_epi64(eb, ea));
 }
 
+/* Any fault of a levels row (see bot4_features_levels_check), without branches: the
+ * check runs on every row a caller hands in. The AVX2 body tests levels 0..3 and 1..4 of
+ * a side in two overlapping registers; AVX-512 machines run it too (ten lanes of
+ * comparisons gain nothing from a zmm). */
+typedef int (*levels_bad_fn)(const bot4_features_levels *);
+
+static inline int side_bad(const int64_t *px, const int64_t *q, int bid)
+{
+    int bad = 0;
+    for (int k = 0; k < L; k++)
+        bad |= (q[k] < 0) | ((q[k] == 0) & (px[k] != 0)) |
+               ((q[k] > 0) & ((uint64_t)px[k] - 1 >= (uint64_t)BOT4_BOOK_PRICE_MAX));
+    for (int k = 1; k < L; k++)
+        bad |= (q[k] > 0) & ((q[k - 1] == 0) | (bid ? px[k] >= px[k - 1] : px[k] <= px[k - 1]));
+    return bad;
+}
+
+static int levels_bad_scalar(const bot4_features_levels *lv)
+{
+    return side_bad(lv->bid_px, lv->bid_qty, 1) | side_bad(lv->ask_px, lv->ask_qty, 0);
+}
+
+__attribute__((target("avx2")))
+static __m256i side_bad_avx2(const int64_t *px, const int64_t *q, int bid)
+{
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi64x(1);
+    const __m256i pmax = _mm256_set1_epi64x(BOT4_BOOK_PRICE_MAX);
+    const __m256i q_lo = LD256(q), q_hi = LD256(q + 1);   /* levels 0..3, 1..4 */
+    const __m256i p_lo = LD256(px), p_hi = LD256(px + 1);
+    __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi64(zero, q_lo), _mm256_cmpgt_epi64(zero, q_hi));
+    const __m256i has_lo = _mm256_cmpgt_epi64(q_lo, zero), has_hi = _mm256_cmpgt_epi64(q_hi, zero);
+    const __m256i none_lo = _mm256_cmpeq_epi64(q_lo, zero);
+    /* a missing level with a price; a present one priced outside (0, PRICE_MAX] */
+    const __m256i nz_lo = _mm256_xor_si256(_mm256_cmpeq_epi64(p_lo, zero), _mm256_set1_epi64x(-1));
+    const __m256i nz_hi = _mm256_xor_si256(_mm256_cmpeq_epi64(p_hi, zero), _mm256_set1_epi64x(-1));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(none_lo, nz_lo));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(_mm256_cmpeq_epi64(q_hi, zero), nz_hi));
+    const __m256i out_lo = _mm256_or_si256(_mm256_cmpgt_epi64(one, p_lo), _mm256_cmpgt_epi64(p_lo, pmax));
+    const __m256i out_hi = _mm256_or_si256(_mm256_cmpgt_epi64(one, p_hi), _mm256_cmpgt_epi64(p_hi, pmax));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(has_lo, out_lo));
+    bad = _mm256_or_si256(bad, _mm256_and_si256(has_hi, out_hi));
+    /* level k (1..4, the hi lanes) present after a missing k-1, or not strictly worse */
+    const __m256i worse = bid ? _mm256_cmpgt_epi64(p_lo, p_hi) : _mm256_cmpgt_epi64(p_hi, p_lo);
+    const __m256i order = _mm256_or_si256(none_lo, _mm256_xor_si256(worse, _mm256_set1_epi64x(-1)));
+    return _mm256_or_si256(bad, _mm256_and_si256(has_hi, order));
+}
+
+__attribute__((target("avx2")))
+static int levels_bad_avx2(const bot4_features_levels *lv)
+{
+    const __m256i bad = _mm256_or_si256(side_bad_avx2(lv->bid_px, lv->bid_qty, 1),
+                                         side_bad_avx2(lv->ask_px, lv->ask_qty, 0));
+    return !_mm256_testz_si256(bad, bad);
+}
+
+static levels_bad_fn levels_bad = levels_bad_scalar;
+
 static ofi_fn ofi_terms = ofi_scalar;
 
 static ofi_fn ofi_body(int level)
@@ -251,6 +308,7 @@ int bot4_features_dispatch_init(int level)
     if (!fn || !ofi) return BOT4_FEATURES_EINVAL;
     touch_volume = fn;
     ofi_terms = ofi;
+    levels_bad = level == BOT4_SIMD_SCALAR ? levels_bad_scalar : levels_bad_avx2;
     return BOT4_FEATURES_OK;
 }
 
@@ -510,22 +568,9 @@ int bot4_features_levels_check(const bot4_features_levels *lv, int64_t n, int64_
                                int *side, int *level, int *reason)
 {
     for (int64_t r = 0; r < n; r++) {
-        /* every condition of level_fault at once, without branches (rows are almost
-         * always good); a bad row is then located by level_fault */
-        int bad = 0;
-        for (int sd = 0; sd < 2; sd++) {
-            const int64_t *px = sd == BOT4_SIDE_BID ? lv[r].bid_px : lv[r].ask_px;
-            const int64_t *q = sd == BOT4_SIDE_BID ? lv[r].bid_qty : lv[r].ask_qty;
-            const int bid = sd == BOT4_SIDE_BID;
-            for (int k = 0; k < L; k++) {
-                const int has = q[k] > 0;
-                bad |= (q[k] < 0) | (!has & (px[k] != 0)) |
-                       (has & ((px[k] <= 0) | (px[k] > BOT4_BOOK_PRICE_MAX)));
-                if (k > 0)
-                    bad |= has & ((q[k - 1] == 0) | (bid ? px[k] >= px[k - 1] : px[k] <= px[k - 1]));
-            }
-        }
-        if (!bad) continue;
+        /* rows are almost always good: a bad one is then located by level_fault */
+        if (!levels_bad(&lv[r]))
+            continue;
         for (int sd = 0; sd < 2; sd++) {
             const int64_t *px = sd == BOT4_SIDE_BID ? lv[r].bid_px : lv[r].ask_px;
             const int64_t *q = sd == BOT4_SIDE_BID ? lv[r].bid_qty : lv[r].ask_qty;

@@ -383,6 +383,57 @@ static void test_totals_wrap(void)
     bot4_features_free(&f);
 }
 
+/* The levels check under each runnable body (the dispatcher picks its fault test) on rows
+ * with one random field set to a random, often boundary, value: all agree, and with the
+ * rule-by-rule level_fault reference. */
+static void test_levels_check_bodies(void)
+{
+    bot4_cpu_features cpu;
+    bot4_cpu_detect(&cpu);
+    bot4_features_levels base;
+    memset(&base, 0, sizeof base);
+    for (int k = 0; k < 5; k++) {
+        base.bid_px[k] = 1000 - 3 * k; base.bid_qty[k] = 10 + k;
+        base.ask_px[k] = 1001 + 3 * k; base.ask_qty[k] = 20 + k;
+    }
+    const int64_t values[] = {0, 1, -1, 999, 1000, 1001, 1002, 1004, 997, 998, BOT4_BOOK_PRICE_MAX,
+                              BOT4_BOOK_PRICE_MAX + 1, INT64_MAX, INT64_MIN, 5};
+    uint64_t x = 4242;
+    int bad_rows = 0;
+    for (int t = 0; t < 20000; t++) {
+        bot4_features_levels lv = base;
+        const int changes = 1 + (int)(t % 3);
+        for (int c = 0; c < changes; c++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            int64_t *fields[4] = {lv.bid_px, lv.bid_qty, lv.ask_px, lv.ask_qty};
+            fields[(x >> 20) % 4][(x >> 30) % 5] = values[(x >> 40) % (sizeof values / sizeof values[0])];
+        }
+        /* the reference: every level against the rules, one by one */
+        int want = 0;
+        for (int k = 0; k < 5; k++) {
+            int fault = 0;
+            for (int sd = 0; sd < 2 && !fault; sd++) {
+                const int64_t *px = sd ? lv.ask_px : lv.bid_px, *q = sd ? lv.ask_qty : lv.bid_qty;
+                fault = q[k] < 0 || (q[k] == 0 && px[k] != 0) ||
+                        (q[k] > 0 && (px[k] <= 0 || px[k] > BOT4_BOOK_PRICE_MAX)) ||
+                        (k > 0 && q[k] > 0 && (q[k - 1] == 0 || (sd ? px[k] <= px[k - 1] : px[k] >= px[k - 1])));
+            }
+            want |= fault;
+        }
+        bad_rows += want;
+        const int levels[3] = {BOT4_SIMD_SCALAR, BOT4_SIMD_AVX2, BOT4_SIMD_AVX512};
+        for (int l = 0; l < 3; l++) {
+            if (!bot4_simd_supported(&cpu, levels[l])) continue;
+            CHECK(bot4_features_dispatch_init(levels[l]) == BOT4_FEATURES_OK);
+            int64_t row; int side, level, reason;
+            const int rc = bot4_features_levels_check(&lv, 1, &row, &side, &level, &reason);
+            CHECK(rc == (want ? BOT4_FEATURES_EINVAL : BOT4_FEATURES_OK));
+        }
+    }
+    CHECK(bad_rows > 5000 && bad_rows < 19000);
+    CHECK(bot4_features_dispatch_init(BOT4_SIMD_SCALAR) == BOT4_FEATURES_OK);
+}
+
 /* The OFI bodies against the formula on random pairs of states (missing levels, equal and
  * crossing prices, huge quantities). */
 static void test_ofi_bodies(void)
@@ -464,6 +515,7 @@ int main(void)
     test_run_levels();
     test_totals_wrap();
     test_ofi_bodies();
+    test_levels_check_bodies();
     printf("features: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
