@@ -135,8 +135,8 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
  *   var:  sums of d and d*d with d = x - shift, shift = the newest value when the previous
  *         block completed (the same shift for both halves of every window).
  *   hilo: max of one series (highs) in suf/pre, min of another (lows) in suf2/pre2.
- *   ext:  max or min with its block position (suf_at, pre_at), ties to the later value
- *         (AROON).
+ *   ext:  hilo with the block positions of the extremes (suf_at, pre_at; suf2_at, pre2_at),
+ *         ties to the later value (AROON).
  */
 typedef struct win {
     int m;
@@ -146,17 +146,17 @@ typedef struct win {
     double inv_wsum; /* 1/(m(m+1)/2): the WMA's divisor */
     int phase;       /* values in the current block: 0..m; m = complete, flips on next push */
     int full;        /* m values seen */
-    int pre_at;      /* ext: block position of the prefix extreme */
+    int pre_at, pre2_at; /* ext: block positions of the prefix extremes */
     double pre, pre2;
     double shift;    /* var */
     double *cur;     /* [m] values of the current block */
     double *cur2;    /* [m] sum2: the second series' values */
     double *suf;     /* [m] suffix aggregates of the previous block */
     double *suf2;    /* [m] sum2, wsum, var: second suffix aggregate */
-    int *suf_at;     /* [m] ext: block position of the suffix extreme */
+    int *suf_at, *suf2_at; /* [m] ext: block positions of the suffix extremes */
 } win;
 
-enum { WIN_SUM = 1, WIN_SUM2, WIN_WSUM, WIN_VAR, WIN_HILO, WIN_EXT_MAX, WIN_EXT_MIN };
+enum { WIN_SUM = 1, WIN_SUM2, WIN_WSUM, WIN_VAR, WIN_HILO, WIN_EXT };
 
 static int win_init(win *w, int m, int mode)
 {
@@ -167,14 +167,16 @@ static int win_init(win *w, int m, int mode)
     w->inv_wsum = 1.0 / (double)(((int64_t)m * (m + 1)) >> 1);
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
     w->suf = (double *)malloc(sizeof(double) * (size_t)m);
-    const int two = mode == WIN_SUM2 || mode == WIN_WSUM || mode == WIN_VAR || mode == WIN_HILO;
-    const int two_series = mode == WIN_SUM2 || mode == WIN_HILO;
+    const int two_series = mode == WIN_SUM2 || mode == WIN_HILO || mode == WIN_EXT;
+    const int two = two_series || mode == WIN_WSUM || mode == WIN_VAR;
     if (two) w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
     if (two_series) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
-    if (mode == WIN_EXT_MAX || mode == WIN_EXT_MIN)
+    if (mode == WIN_EXT) {
         w->suf_at = (int *)malloc(sizeof(int) * (size_t)m);
+        w->suf2_at = (int *)malloc(sizeof(int) * (size_t)m);
+    }
     if (!w->cur || !w->suf || (two && !w->suf2) || (two_series && !w->cur2) ||
-        ((mode == WIN_EXT_MAX || mode == WIN_EXT_MIN) && !w->suf_at))
+        (mode == WIN_EXT && (!w->suf_at || !w->suf2_at)))
         return BOT4_TA_ENOMEM;
     return BOT4_TA_OK;
 }
@@ -186,6 +188,7 @@ static void win_free(win *w)
     free(w->suf);
     free(w->suf2);
     free(w->suf_at);
+    free(w->suf2_at);
 }
 
 /* The identity of the prefix aggregate: a block starts from it, so a push needs no "first
@@ -194,10 +197,11 @@ static void win_reset(win *w)
 {
     w->phase = 0;
     w->full = 0;
-    w->pre = w->mode == WIN_HILO ? -INFINITY : 0.0;
-    w->pre2 = w->mode == WIN_HILO ? INFINITY : 0.0;
+    const int extremes = w->mode == WIN_HILO || w->mode == WIN_EXT;
+    w->pre = extremes ? -INFINITY : 0.0;
+    w->pre2 = extremes ? INFINITY : 0.0;
     w->shift = 0.0;
-    w->pre_at = 0;
+    w->pre_at = w->pre2_at = 0;
 }
 
 /* Each push below first starts a new block if the current one is complete: the suffix pass
@@ -389,41 +393,57 @@ static inline void win_hilo(const win *w, double *hh, double *ll)
     }
 }
 
-/* Extreme with its position; is_max selects max (else min); ties go to the later value. */
-static inline void win_ext_push(win *w, double x, int is_max)
+/* Highest high and lowest low with their block positions; ties go to the later value. */
+static inline void win_ext_push(win *w, double hi, double lo)
 {
     if (w->phase == w->m) { /* the block is complete: its suffix pass */
         const int m = w->m;
-        double s = w->cur[m - 1];
-        int at = m - 1;
+        double s = w->cur[m - 1], t = w->cur2[m - 1];
+        int s_at = m - 1, t_at = m - 1;
         w->suf[m - 1] = s;
-        w->suf_at[m - 1] = at;
-        for (int j = m - 2; j >= 0; j--) { /* selects, not branches: data-dependent */
-            const double y = w->cur[j];
-            const int take = is_max ? y > s : y < s;
-            s = take ? y : s;
-            at = take ? j : at;
+        w->suf2[m - 1] = t;
+        w->suf_at[m - 1] = s_at;
+        w->suf2_at[m - 1] = t_at;
+        for (int j = m - 2; j >= 0; j--) {
+            /* masks, not branches (the comparisons are coin flips; the compiler turns
+             * plain selects here into jumps) */
+            const double x = w->cur[j], y = w->cur2[j];
+            const int take_s = -(x > s), take_t = -(y < t);
+            s = dmax(x, s);
+            t = dmin(y, t);
+            s_at = (j & take_s) | (s_at & ~take_s);
+            t_at = (j & take_t) | (t_at & ~take_t);
             w->suf[j] = s;
-            w->suf_at[j] = at;
+            w->suf_at[j] = s_at;
+            w->suf2[j] = t;
+            w->suf2_at[j] = t_at;
         }
         w->phase = 0;
+        w->pre = -INFINITY;
+        w->pre2 = INFINITY;
     }
     const int k = w->phase;
-    w->cur[k] = x;
-    const int take = (k == 0) | (is_max ? x >= w->pre : x <= w->pre);
-    w->pre = take ? x : w->pre;
-    w->pre_at = take ? k : w->pre_at;
+    w->cur[k] = hi;
+    w->cur2[k] = lo;
+    const int take_s = -(hi >= w->pre), take_t = -(lo <= w->pre2); /* as above */
+    w->pre = dmax(hi, w->pre);
+    w->pre2 = dmin(lo, w->pre2);
+    w->pre_at = (k & take_s) | (w->pre_at & ~take_s);
+    w->pre2_at = (k & take_t) | (w->pre2_at & ~take_t);
     if (++w->phase == w->m) w->full = 1;
 }
 
-/* Window position (0 = oldest .. m-1 = newest) of the window's extreme. */
-static inline int win_ext_pos(const win *w, int is_max)
+/* Window positions (0 = oldest .. m-1 = newest) of the highest high and the lowest low. */
+static inline void win_ext_pos(const win *w, int *khi, int *klo)
 {
     const int k = w->phase, m = w->m;
-    if (k == m) return w->pre_at;
-    const double s = w->suf[k];
-    if (is_max ? w->pre >= s : w->pre <= s) return (m - k) + w->pre_at;
-    return w->suf_at[k] - k;
+    if (k == m) {
+        *khi = w->pre_at;
+        *klo = w->pre2_at;
+        return;
+    }
+    *khi = w->pre >= w->suf[k] ? (m - k) + w->pre_at : w->suf_at[k] - k;
+    *klo = w->pre2 <= w->suf2[k] ? (m - k) + w->pre2_at : w->suf2_at[k] - k;
 }
 
 /* ---- EMA with TA-Lib seeding ---------------------------------------------------------- */
@@ -748,9 +768,8 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
         mode[1] = mode[2] = WIN_SUM;
         break;
     case BOT4_TA_AROON:
-        len[0] = len[1] = n + 1;
-        mode[0] = WIN_EXT_MAX;
-        mode[1] = WIN_EXT_MIN;
+        len[0] = n + 1;
+        mode[0] = WIN_EXT;
         break;
     case BOT4_TA_ULTOSC: /* sums of a and b for each period */
         for (int i = 0; i < 3; i++) {
@@ -1134,14 +1153,14 @@ static inline __attribute__((always_inline)) void update_adx(bot4_ta *ta, double
 
 static inline __attribute__((always_inline)) void update_aroon(bot4_ta *ta, double h, double l, double *out)
 {
-    win *hi = &ta->w[0], *lo = &ta->w[1]; /* n + 1 bars */
+    win *w = &ta->w[0]; /* n + 1 bars */
     const int n = (int)ta->p[0];
-    win_ext_push(hi, h, 1);
-    win_ext_push(lo, l, 0);
+    win_ext_push(w, h, l);
     out[0] = out[1] = NAN;
-    if (!hi->full) return;
+    if (!w->full) return;
     /* window positions (0 = oldest) of the highest high / lowest low, ties to the latest */
-    const int khi = win_ext_pos(hi, 1), klo = win_ext_pos(lo, 0);
+    int khi, klo;
+    win_ext_pos(w, &khi, &klo);
     const double factor = 100.0 / n;
     out[0] = factor * (n - (n - klo));
     out[1] = factor * (n - (n - khi));
