@@ -92,24 +92,6 @@ static inline double ring_last(const ring *r, int m, int k)
 
 static inline int ring_full(const ring *r) { return r->len == r->cap; }
 
-/* Population mean and standard deviation of the last m values, two-pass (the BBANDS fallback
- * for windows too flat for the shifted one-pass sums below). */
-static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
-{
-    const double wd = (double)m;
-    double acc = ring_last(r, m, 0);
-    for (int k = 1; k < m; k++) acc += ring_last(r, m, k);
-    const double mu = acc / wd;
-    double d = ring_last(r, m, 0) - mu;
-    double sq = d * d;
-    for (int k = 1; k < m; k++) {
-        d = ring_last(r, m, k) - mu;
-        sq += d * d;
-    }
-    *mean = mu;
-    *sd = sqrt(sq / wd);
-}
-
 /* ---- sliding windows in O(1) per bar -------------------------------------------------- *
  *
  * The values fed to a window are cut into blocks of m (the k-th value fed sits at position
@@ -133,7 +115,8 @@ static void ring_meanstd(const ring *r, int m, double *mean, double *sd)
  *         (= S_j + suf2[j+1]), pre = prefix sum P, pre2 = sum (k+1) x_k over the block; the
  *         window is suf2[phase] + pre2 + (m - phase) P: every term is a sum of w x with w > 0.
  *   var:  sums of d and d*d with d = x - shift, shift = the newest value when the previous
- *         block completed (the same shift for both halves of every window).
+ *         block completed (the same shift for both halves of every window); cur2 keeps the
+ *         previous block's values (swapped, not copied) for the two-pass fallback.
  *   hilo: max of one series (highs) in suf/pre, min of another (lows) in suf2/pre2.
  *   ext:  hilo with the block positions of the extremes (suf_at, pre_at; suf2_at, pre2_at),
  *         ties to the later value (AROON).
@@ -150,7 +133,7 @@ typedef struct win {
     double pre, pre2;
     double shift;    /* var */
     double *cur;     /* [m] values of the current block */
-    double *cur2;    /* [m] sum2: the second series' values */
+    double *cur2;    /* [m] sum2, hilo, ext: the second series' values; var: previous block */
     double *suf;     /* [m] suffix aggregates of the previous block */
     double *suf2;    /* [m] sum2, wsum, var: second suffix aggregate */
     int *suf_at, *suf2_at; /* [m] ext: block positions of the suffix extremes */
@@ -167,7 +150,7 @@ static int win_init(win *w, int m, int mode)
     w->inv_wsum = 1.0 / (double)(((int64_t)m * (m + 1)) >> 1);
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
     w->suf = (double *)malloc(sizeof(double) * (size_t)m);
-    const int two_series = mode == WIN_SUM2 || mode == WIN_HILO || mode == WIN_EXT;
+    const int two_series = mode == WIN_SUM2 || mode == WIN_HILO || mode == WIN_EXT || mode == WIN_VAR;
     const int two = two_series || mode == WIN_WSUM || mode == WIN_VAR;
     if (two) w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
     if (two_series) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
@@ -330,6 +313,9 @@ static inline void win_var_push(win *w, double x)
         w->shift = shift;
         w->phase = 0;
         w->pre = w->pre2 = 0.0;
+        double *done = w->cur; /* keep the completed block's values for win_var_twopass */
+        w->cur = w->cur2;
+        w->cur2 = done;
     }
     const int k = w->phase;
     if (!w->full && k == 0) w->shift = x; /* the very first value */
@@ -338,6 +324,24 @@ static inline void win_var_push(win *w, double x)
     w->pre = w->pre + d;
     w->pre2 = w->pre2 + d * d;
     if (++w->phase == w->m) w->full = 1;
+}
+
+/* Population mean and sd of the window, two-pass, oldest value first (the fallback for
+ * windows too flat for the one-pass sums): the previous block's values from position
+ * phase on (kept in cur2), then the current block's. O(m). */
+static void win_var_twopass(const win *w, double *mean, double *sd)
+{
+    const int k = w->phase, m = w->m;
+    const double *old = w->cur2, *cur = w->cur;
+    double acc = 0.0;
+    for (int j = k; j < m; j++) acc += old[j];
+    for (int j = 0; j < k; j++) acc += cur[j];
+    const double mu = acc / m;
+    double sq = 0.0;
+    for (int j = k; j < m; j++) sq += (old[j] - mu) * (old[j] - mu);
+    for (int j = 0; j < k; j++) sq += (cur[j] - mu) * (cur[j] - mu);
+    *mean = mu;
+    *sd = sqrt(sq / m);
 }
 
 /* Sums of d and d*d over the window (d = x - w->shift). */
@@ -718,7 +722,7 @@ static void ring_caps(int kind, const double *p, int caps[NRINGS])
     const int n = KINDS[kind].n_params ? (int)p[0] : 0;
     memset(caps, 0, sizeof(int) * NRINGS);
     switch (kind) {
-    case BOT4_TA_BBANDS: case BOT4_TA_CCI: case BOT4_TA_HURST:
+    case BOT4_TA_CCI: case BOT4_TA_HURST:
         caps[0] = n;
         break;
     case BOT4_TA_ROC:
@@ -1462,10 +1466,8 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
         ta->s.atr.prev_close = c;
         break;
     case BOT4_TA_BBANDS: {
-        ring *r = &ta->r[0];
         win *w = &ta->w[0];
         win_var_push(w, c);
-        ring_push(r, c);
         out[0] = out[1] = out[2] = NAN;
         if (w->full) {
             double mean, sd, s1, s2;
@@ -1478,7 +1480,7 @@ static inline __attribute__((always_inline)) int update_kind(bot4_ta *ta, int ki
                 mean = w->shift + md;
                 sd = sqrt(var);
             } else {
-                ring_meanstd(r, n, &mean, &sd);
+                win_var_twopass(w, &mean, &sd);
             }
             out[0] = mean + p[1] * sd;
             out[1] = mean;
