@@ -5,7 +5,8 @@ stretches; streaming == batch bit for bit; argument checking.
 Tolerances. The default is relative 1e-9. TA-Lib's SMA/WMA (and BBANDS' middle) keep
 running sums, whose absolute error is a few ulp of the largest value that has passed through
 them: on the "edge" bars a fall from 50000 to 0.001234 leaves a 3e-11 residue in TA-Lib's
-SMA (ours sums each window afresh and has none), so those get the price floor below too. Outputs that are differences of price-sized
+SMA (ours adds two fresh partial sums of the window and has none, see
+test_window_sums_do_not_drift), so those get the price floor below too. Outputs that are differences of price-sized
 quantities (MACD, CCI numerators, TSI, Force, ...) can be ~0 where a relative test is
 meaningless; there an absolute floor of 1e-12 x the price scale is added: both
 implementations compute the terms to a few ulp (~1e-16 relative) of the price, so their
@@ -386,6 +387,25 @@ def test_hurst(bars):
         ref = hurst_ref(bars.close, 100, 20)
     ref[~np.isfinite(ref)] = np.nan  # a constant lag-difference series: undefined
     assert_close(ours, ref, rtol=1e-9, atol=1e-9, what="hurst")
+
+
+def test_window_sums_do_not_drift():
+    """The O(1) windows never subtract what they added: after 3e4 bars, a 4e7-fold fall and
+    a spike, every window agrees with math.fsum of its own values to a few ulp of the
+    window (a running sum keeps a residue of ~eps x the largest value it ever held)."""
+    rng = np.random.default_rng(9)
+    n, w = 30_000, 37
+    x = 50_000 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    x[15_000:] = 0.001234 * (1 + rng.normal(0, 1e-3, n - 15_000))
+    x[22_000] = 1e9  # one spike: it must leave no trace once out of the window
+    ours = ta.sma(x, n=w)
+    exact = np.array([math.fsum(x[i - w + 1:i + 1]) / w for i in range(w - 1, n)])
+    win_abs = np.array([math.fsum(np.abs(x[i - w + 1:i + 1])) for i in range(w - 1, n)])
+    err = np.abs(ours[w - 1:] - exact)
+    assert (err <= 4 * w * EPS * win_abs / w).all(), float(np.max(err / (win_abs / w)))
+    lo, hi = ta.donchian(x, x, n=w)[2], ta.donchian(x, x, n=w)[0]
+    np.testing.assert_array_equal(hi[w - 1:], windows(x, w).max(axis=1))
+    np.testing.assert_array_equal(lo[w - 1:], windows(x, w).min(axis=1))
 
 
 def test_hurst_of_random_walk_is_near_half():
