@@ -119,9 +119,9 @@ int bot4_ta_update(bot4_ta *ta, double open, double high, double low, double clo
 
 /* Batch: in[0..4] = open, high, low, close, volume (NULL where the kind does not read it),
  * out[0..n_outputs-1] each n doubles. Same bits as n calls of bot4_ta_update on a fresh
- * object. The inputs are checked in the same pass: BOT4_TA_EINPUT if one is not finite (or
- * not > 0 where the kind takes its logarithm), the outputs then meaning nothing (the caller
- * finds the value with bot4_ta_first_bad to name it). */
+ * object. The inputs are checked first: BOT4_TA_EINPUT, and no output written, if one is
+ * not finite (or not > 0 where the kind takes its logarithm); the caller finds the value
+ * with bot4_ta_first_bad to name it. */
 int bot4_ta_batch(int kind, const double *params, int64_t n, const double *const *in,
                   double *const *out);
 

@@ -131,7 +131,7 @@ cdef void _params(str name, tuple spec, dict given, double *p) except *:
 
 def _as_input(str name, str field, x, bint scan=True):
     """x as a contiguous 1-D float64 array, checked finite (and > 0 where the indicator takes
-    its logarithm) unless scan is False (batch: the C loop checks in its own pass)."""
+    its logarithm) unless scan is False (batch: bot4_ta_batch checks them itself)."""
     a = np.ascontiguousarray(x, dtype=np.float64)
     if a.ndim != 1:
         raise ValueError(f"{name}: {field} must be 1-D, got shape {a.shape}")

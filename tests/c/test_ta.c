@@ -121,6 +121,15 @@ static void test_errors(void)
     CHECK(bot4_ta_batch(BOT4_TA_SMA, p, -1, in, outs) == BOT4_TA_EINVAL);
     CHECK(bot4_ta_batch(BOT4_TA_NKINDS, p, 4, in, outs) == BOT4_TA_EINVAL);
     CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs) == BOT4_TA_OK && out[3] == 3.5);
+    x[2] = NAN; /* checked before use: EINPUT, nothing written */
+    out[0] = 42.0;
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs) == BOT4_TA_EINPUT && out[0] == 42.0);
+    x[2] = 0.0; /* fine for an SMA, not for Parkinson's logarithm */
+    CHECK(bot4_ta_batch(BOT4_TA_SMA, p, 4, in, outs) == BOT4_TA_OK);
+    const double *in_hl[5] = {NULL, x, x, NULL, NULL};
+    CHECK(bot4_ta_batch(BOT4_TA_PARKINSON, p, 4, in_hl, outs) == BOT4_TA_EINPUT);
+    x[2] = 3.0;
+    CHECK(bot4_ta_batch(BOT4_TA_PARKINSON, p, 4, in_hl, outs) == BOT4_TA_OK);
 }
 
 static void test_stream_equals_batch(void)
