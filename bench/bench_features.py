@@ -4,9 +4,11 @@ row, in C) against the numpy references of tests/features_reference.py in the sa
 Figures (data = "spot": both recorded Binance spot BTCUSDT files as one session;
 "synth": 300k rows of engine.synth, sideways, where every book message is one row, the
 costliest case per row):
-  features.batch.<data>.ns_per_event       compute(every=100) time / event rows (median);
+  features.batch.<data>.ns_per_event       compute(every=100) time / event rows (median of 5
+                                           rounds, each timing ours, ours on given levels
+                                           and the reference in turn);
                                            book apply + feature update + the samples
-  features.batch.<data>.ns_per_event_best  the fastest round (the machine is shared)
+  features.batch.<data>.ns_per_event_best  the fastest of 15 rounds (the machine is shared)
   features.batch.<data>.ns_per_book_event  the same time / book rows (snapshot + diff rows)
   features.batch.<data>.reference_ns_per_event   the numpy reference for the same samples,
                                            given the book's top levels for free (its book
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.conftest import median_seconds
+from bench.conftest import alternating_medians
 from bot.data.binance import load_events
 from bot.features.layout import FeatureParams
 from engine.features import compute
@@ -48,12 +50,14 @@ def data(request, shared_data):
 def test_features_batch(benchmark, figure, data):
     name, ev, params = data
     res = benchmark.pedantic(lambda: compute(ev, params, every=EVERY), rounds=15, warmup_rounds=1)
-    ours = benchmark.stats.stats.median
     traced = compute(ev, params, every=EVERY, trace=True)
     assert (res["row"] == traced["row"]).all()
     levels = traced["levels"]
-    given = median_seconds(lambda: compute(ev, params, every=EVERY, levels=levels), rounds=15)
-    ref = median_seconds(lambda: reference(ev, levels, traced["row"], params), rounds=3, warmup=0)
+    # ours, ours on given levels and the reference in turn, so each ratio compares runs
+    # made under the same machine conditions
+    ours, given, ref = alternating_medians(
+        [lambda: compute(ev, params, every=EVERY), lambda: compute(ev, params, every=EVERY, levels=levels),
+         lambda: reference(ev, levels, traced["row"], params)], rounds=5)
     n = len(ev)
     n_book = int((ev["kind"] <= 2).sum())
     figure(f"features.batch.{name}.ns_per_event", ours / n * 1e9, "ns")

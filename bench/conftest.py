@@ -31,6 +31,22 @@ def median_seconds(fn, rounds: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def alternating_medians(fns, rounds: int = 5, warmup: int = 1) -> list[float]:
+    """Median wall time of each fn in fns, called in turn round after round, so that the
+    machine's drift (other jobs, clock changes) affects every one alike: the ratio of two
+    medians is then far steadier than that of medians taken minutes apart."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
 @pytest.fixture
 def figure():
     """record(name, value, unit): a measured figure for the report and the gate."""
