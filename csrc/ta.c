@@ -166,10 +166,11 @@ static int win_init(win *w, int m, int mode)
     w->inv_m = 1.0 / m;
     w->inv_wsum = 1.0 / (double)(((int64_t)m * (m + 1)) >> 1);
     w->cur = (double *)malloc(sizeof(double) * (size_t)m);
-    w->suf = (double *)malloc(sizeof(double) * (size_t)m);
+    /* suf[m], suf2[m] = 0: the empty suffix, so a sum reads suf[phase] + pre at any phase */
+    w->suf = (double *)calloc((size_t)m + 1, sizeof(double));
     const int two_series = mode == WIN_SUM2 || mode == WIN_HILO || mode == WIN_EXT || mode == WIN_VAR;
     const int two = two_series || mode == WIN_WSUM || mode == WIN_VAR;
-    if (two) w->suf2 = (double *)malloc(sizeof(double) * (size_t)m);
+    if (two) w->suf2 = (double *)calloc((size_t)m + 1, sizeof(double));
     if (two_series) w->cur2 = (double *)malloc(sizeof(double) * (size_t)m);
     if (mode == WIN_EXT) {
         w->suf_at = (int *)malloc(sizeof(int) * (size_t)m);
@@ -229,13 +230,10 @@ static inline void win_sum_push(win *w, double x)
     }
     w->cur[w->phase] = x;
     w->pre = w->pre + x;
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
-static inline double win_sum(const win *w)
-{
-    return w->phase == w->m ? w->pre : w->suf[w->phase] + w->pre;
-}
+static inline double win_sum(const win *w) { return w->suf[w->phase] + w->pre; }
 
 static inline void win_sum2_push(win *w, double x, double y)
 {
@@ -267,19 +265,13 @@ static inline void win_sum2_push(win *w, double x, double y)
     w->cur2[w->phase] = y;
     w->pre = w->pre + x;
     w->pre2 = w->pre2 + y;
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
 static inline void win_sum2(const win *w, double *sx, double *sy)
 {
-    const int k = w->phase;
-    if (k == w->m) {
-        *sx = w->pre;
-        *sy = w->pre2;
-    } else {
-        *sx = w->suf[k] + w->pre;
-        *sy = w->suf2[k] + w->pre2;
-    }
+    *sx = w->suf[w->phase] + w->pre;
+    *sy = w->suf2[w->phase] + w->pre2;
 }
 
 static inline void win_wsum_push(win *w, double x)
@@ -302,7 +294,7 @@ static inline void win_wsum_push(win *w, double x)
     w->cur[k] = x;
     w->pre = w->pre + x;
     w->pre2 = w->pre2 + (double)(k + 1) * x;
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
 /* sum_{k=1..m} k x_k over the window, oldest first */
@@ -340,7 +332,7 @@ static inline void win_var_push(win *w, double x)
     const double d = x - w->shift;
     w->pre = w->pre + d;
     w->pre2 = w->pre2 + d * d;
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
 /* Population mean and sd of the window, two-pass, oldest value first (the fallback for
@@ -398,7 +390,7 @@ static inline void win_hilo_push(win *w, double hi, double lo)
     w->cur2[w->phase] = lo;
     w->pre = dmax(hi, w->pre);   /* maxsd/minsd, branch-free: a new high is a coin flip */
     w->pre2 = dmin(lo, w->pre2);
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
 /* Highest high and lowest low of the window. */
@@ -451,7 +443,7 @@ static inline void win_ext_push(win *w, double hi, double lo)
     w->pre2 = dmin(lo, w->pre2);
     w->pre_at = (k & take_s) | (w->pre_at & ~take_s);
     w->pre2_at = (k & take_t) | (w->pre2_at & ~take_t);
-    if (++w->phase == w->m) w->full = 1;
+    w->full |= ++w->phase == w->m;
 }
 
 /* Window positions (0 = oldest .. m-1 = newest) of the highest high and the lowest low. */
