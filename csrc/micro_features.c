@@ -523,9 +523,13 @@ static void commit_message(bot4_features *f, int64_t ts, int same)
     slot->y = t->y += (uint64_t)y;
     slot->c = t->c += (uint64_t)cm;
     slot->ts = t->ts = ts;
-    slot->xx = t->xx += (unsigned __int128)((__int128)x * x);
-    slot->xy = t->xy += (unsigned __int128)((__int128)x * y);
-    slot->yy = t->yy += (unsigned __int128)((__int128)y * y);
+    unsigned __int128 xx = t->xx, xy = t->xy, yy = t->yy;
+    if (x | y) { /* most messages have neither trades before them nor a mid change */
+        t->xx = xx += (unsigned __int128)((__int128)x * x);
+        t->xy = xy += (unsigned __int128)((__int128)x * y);
+        t->yy = yy += (unsigned __int128)((__int128)y * y);
+    }
+    slot->xx = xx; slot->xy = xy; slot->yy = yy;
     f->msg_head = f->msg_head + 1 == f->msg_cap ? 0 : f->msg_head + 1;
     f->msgs++;
     f->has_book = 1;
