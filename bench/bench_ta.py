@@ -3,8 +3,16 @@ of the same formulas and against TA-Lib, timed in the same run; streaming update
 bar (C loop from perf_stages, and through Python).
 
 Figures: ta.batch.<name>.bars_per_s, ta.batch.<name>.speedup_vs_numpy (gated),
-ta.batch.<name>.speedup_vs_talib (TA-Lib is the other C implementation),
-ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns (Python call per bar).
+ta.batch.<name>.speedup_vs_talib (TA-Lib is the other C implementation; gated where ours is
+ahead: CCI, MFI, OBV), ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns
+(Python call per bar).
+
+Reading the TA-Lib ratios: TA-Lib's wheel dispatches to FMA clones of its functions (e.g.
+TA_EMA.fma: vsubsd + vfmadd231sd), so each step of its recursions (EMA, Wilder averages) is
+one instruction shorter than the portable IEEE code here, whose results do not depend on
+the CPU. On this shared 2-core machine the figures are bimodal between runs (our loops do
+more, cheaper work per bar than TA-Lib's latency-bound ones, so they lose more when the
+core is contended): compare medians over several runs.
 """
 
 import math
