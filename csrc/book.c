@@ -769,115 +769,84 @@ void bot4_book_validate_init(bot4_book_vstate *v)
     v->diffs = 0;
 }
 
+/* Every rule for row r, in order, so that the first broken one is reported. *open_io: the
+ * first row of the open message (-1 if none), updated. */
+static inline int check_row(bot4_book_vstate *v, const bot4_event *ev, int64_t r, int64_t *open_io,
+                            bot4_book_verr *err)
+{
+    const bot4_event *e = &ev[r];
+    int64_t open = *open_io;
+    if (e->kind < BOT4_EV_SNAPSHOT || e->kind > BOT4_EV_QUOTE)
+        return verr(err, r, BOT4_BOOK_V_KIND, e->kind);
+    if (e->side > BOT4_SIDE_NONE)
+        return verr(err, r, BOT4_BOOK_V_SIDE, e->side);
+    if (r && e->ts_local < ev[r - 1].ts_local)
+        return verr(err, r, BOT4_BOOK_V_TS_UNSORTED, e->ts_local);
+    if (e->side != BOT4_SIDE_NONE && (e->price <= 0 || e->price > BOT4_BOOK_PRICE_MAX))
+        return verr(err, r, BOT4_BOOK_V_PRICE, e->price);
+    if (e->qty < 0)
+        return verr(err, r, BOT4_BOOK_V_QTY, e->qty);
+    int is_book = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
+    if (!is_book)
+        return open >= 0 ? verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags) : BOT4_BOOK_OK;
+    if (e->flags & BOT4_EVF_BEGIN) {
+        if (open >= 0)
+            return verr(err, r, BOT4_BOOK_V_NESTED, e->flags);
+        open = r;
+        v->snap_seen[0] = v->snap_seen[1] = 0;
+        /* seq_last == SEQ_NONE: an unsequenced message (its other ids must be absent) */
+        if (e->seq_last < BOT4_SEQ_NONE)
+            return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
+        if (e->kind == BOT4_EV_UPDATE) {
+            v->diffs++;
+            if (e->seq_last == BOT4_SEQ_NONE ? e->seq_first != BOT4_SEQ_NONE
+                                             : (e->seq_first < 0 || e->seq_first > e->seq_last))
+                return verr(err, r, BOT4_BOOK_V_SEQ_RANGE_FIRST, e->seq_first);
+        }
+    } else {
+        if (open < 0)
+            return verr(err, r, BOT4_BOOK_V_NO_BEGIN, e->flags);
+        const bot4_event *h = &ev[open];
+        if (e->kind != h->kind)
+            return verr(err, open, BOT4_BOOK_V_UNTERMINATED, h->flags);
+        if (e->seq_first != h->seq_first)
+            return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_FIRST, e->seq_first);
+        if (e->seq_last != h->seq_last)
+            return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_LAST, e->seq_last);
+        if (e->seq_prev != h->seq_prev)
+            return verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_PREV, e->seq_prev);
+    }
+    int single = (e->flags & BOT4_EVF_BEGIN) && (e->flags & BOT4_EVF_END);
+    if (e->side == BOT4_SIDE_NONE && !single)
+        return verr(err, r, BOT4_BOOK_V_SIDE_NONE, e->side);
+    if (e->kind == BOT4_EV_SNAPSHOT && e->side != BOT4_SIDE_NONE) {
+        int sd = e->side;
+        if (e->qty == 0)
+            return verr(err, r, BOT4_BOOK_V_SNAP_QTY, e->qty);
+        if (v->snap_seen[sd]) {
+            /* bids strictly descending, asks strictly ascending */
+            int ordered = sd == BOT4_SIDE_BID ? e->price < v->snap_last[sd] : e->price > v->snap_last[sd];
+            if (!ordered)
+                return verr(err, r, BOT4_BOOK_V_SNAP_UNSORTED, e->price);
+        } else {
+            v->snap_seen[sd] = 1;
+            v->snap_best[sd] = e->price;
+            if (v->snap_seen[1 - sd] && v->snap_best[BOT4_SIDE_BID] >= v->snap_best[BOT4_SIDE_ASK])
+                return verr(err, r, BOT4_BOOK_V_SNAP_CROSSED, e->price);
+        }
+        v->snap_last[sd] = e->price;
+    }
+    *open_io = e->flags & BOT4_EVF_END ? -1 : open;
+    return BOT4_BOOK_OK;
+}
+
 int bot4_book_validate_rows(bot4_book_vstate *v, const bot4_event *ev, int64_t from, int64_t to,
                             bot4_book_verr *err)
 {
     int64_t open = v->open;
     int rc = BOT4_BOOK_OK;
-    for (int64_t r = from; r < to; r++) {
-        const bot4_event *e = &ev[r];
-        if (e->kind < BOT4_EV_SNAPSHOT || e->kind > BOT4_EV_QUOTE) {
-            rc = verr(err, r, BOT4_BOOK_V_KIND, e->kind);
-            break;
-        }
-        if (e->side > BOT4_SIDE_NONE) {
-            rc = verr(err, r, BOT4_BOOK_V_SIDE, e->side);
-            break;
-        }
-        if (r && e->ts_local < ev[r - 1].ts_local) {
-            rc = verr(err, r, BOT4_BOOK_V_TS_UNSORTED, e->ts_local);
-            break;
-        }
-        if (e->side != BOT4_SIDE_NONE && (e->price <= 0 || e->price > BOT4_BOOK_PRICE_MAX)) {
-            rc = verr(err, r, BOT4_BOOK_V_PRICE, e->price);
-            break;
-        }
-        if (e->qty < 0) {
-            rc = verr(err, r, BOT4_BOOK_V_QTY, e->qty);
-            break;
-        }
-        int is_book = e->kind == BOT4_EV_SNAPSHOT || e->kind == BOT4_EV_UPDATE;
-        if (!is_book) {
-            if (open >= 0) {
-                rc = verr(err, open, BOT4_BOOK_V_UNTERMINATED, ev[open].flags);
-                break;
-            }
-            continue;
-        }
-        if (e->flags & BOT4_EVF_BEGIN) {
-            if (open >= 0) {
-                rc = verr(err, r, BOT4_BOOK_V_NESTED, e->flags);
-                break;
-            }
-            open = r;
-            v->snap_seen[0] = v->snap_seen[1] = 0;
-            /* seq_last == SEQ_NONE: an unsequenced message (its other ids must be absent) */
-            if (e->seq_last < BOT4_SEQ_NONE) {
-                rc = verr(err, r, BOT4_BOOK_V_SEQ_RANGE_LAST, e->seq_last);
-                break;
-            }
-            if (e->kind == BOT4_EV_UPDATE) {
-                v->diffs++;
-                if (e->seq_last == BOT4_SEQ_NONE ? e->seq_first != BOT4_SEQ_NONE
-                                                 : (e->seq_first < 0 || e->seq_first > e->seq_last)) {
-                    rc = verr(err, r, BOT4_BOOK_V_SEQ_RANGE_FIRST, e->seq_first);
-                    break;
-                }
-            }
-        } else {
-            if (open < 0) {
-                rc = verr(err, r, BOT4_BOOK_V_NO_BEGIN, e->flags);
-                break;
-            }
-            const bot4_event *h = &ev[open];
-            if (e->kind != h->kind) {
-                rc = verr(err, open, BOT4_BOOK_V_UNTERMINATED, h->flags);
-                break;
-            }
-            if (e->seq_first != h->seq_first) {
-                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_FIRST, e->seq_first);
-                break;
-            }
-            if (e->seq_last != h->seq_last) {
-                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_LAST, e->seq_last);
-                break;
-            }
-            if (e->seq_prev != h->seq_prev) {
-                rc = verr(err, r, BOT4_BOOK_V_SEQ_MISMATCH_PREV, e->seq_prev);
-                break;
-            }
-        }
-        int single = (e->flags & BOT4_EVF_BEGIN) && (e->flags & BOT4_EVF_END);
-        if (e->side == BOT4_SIDE_NONE && !single) {
-            rc = verr(err, r, BOT4_BOOK_V_SIDE_NONE, e->side);
-            break;
-        }
-        if (e->kind == BOT4_EV_SNAPSHOT && e->side != BOT4_SIDE_NONE) {
-            int sd = e->side;
-            if (e->qty == 0) {
-                rc = verr(err, r, BOT4_BOOK_V_SNAP_QTY, e->qty);
-                break;
-            }
-            if (v->snap_seen[sd]) {
-                /* bids strictly descending, asks strictly ascending */
-                int ordered = sd == BOT4_SIDE_BID ? e->price < v->snap_last[sd] : e->price > v->snap_last[sd];
-                if (!ordered) {
-                    rc = verr(err, r, BOT4_BOOK_V_SNAP_UNSORTED, e->price);
-                    break;
-                }
-            } else {
-                v->snap_seen[sd] = 1;
-                v->snap_best[sd] = e->price;
-                if (v->snap_seen[1 - sd] && v->snap_best[BOT4_SIDE_BID] >= v->snap_best[BOT4_SIDE_ASK]) {
-                    rc = verr(err, r, BOT4_BOOK_V_SNAP_CROSSED, e->price);
-                    break;
-                }
-            }
-            v->snap_last[sd] = e->price;
-        }
-        if (e->flags & BOT4_EVF_END)
-            open = -1;
-    }
+    for (int64_t r = from; r < to && rc == BOT4_BOOK_OK; r++)
+        rc = check_row(v, ev, r, &open, err);
     v->open = open;
     return rc;
 }
