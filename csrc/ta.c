@@ -32,10 +32,11 @@
  *   with the mean of the fast window ending there, as TA-Lib does), signal = EMA of MACD.
  *   STOCH (Lane): fastK = 100 (c - LL)/(HH - LL) (TA-Lib: (c - LL)/((HH - LL)/100), an ulp
  *   apart), slowK = SMA(fastK), slowD = SMA(slowK).
- *   CCI (Lambert 1980): (tp - mean)/(0.015 mean|tp - mean|), tp = (h+l+c)/3; the mean from
- *   the window sum, the mean deviation in four interleaved partial sums (TA-Lib sums the
- *   window in its ring's storage order: a few ulp apart, see the tests); 0 when the
- *   deviation or the mean deviation is within 1e-14 of |mean| (TA-Lib's flat-window test).
+ *   CCI (Lambert 1980): (tp - mean)/(0.015 mean|tp - mean|), tp = (h+l+c)/3; the mean
+ *   summed in ring-storage order (slot = bar mod n), TA-Lib's order (tp - mean cancels, so
+ *   the mean must match TA-Lib's bits), the mean deviation in four interleaved partial sums
+ *   (a few ulp from TA-Lib's order, no cancellation); 0 when the deviation or the mean
+ *   deviation is within 1e-14 of |mean| (TA-Lib's flat-window test).
  *   Williams %R: -100 (HH - c)/(HH - LL) (TA-Lib: (HH - c)/((HH - LL)/-100)). MFI (Quong & Soudack): 100 P/(P+N) over n
  *   money flows tp*v, signed by the change of tp (a change within 1e-14 relative is a tie,
  *   TA-Lib's TA_IS_ZERO_SCALED); 0 when P+N is 0.
@@ -753,7 +754,6 @@ static void win_specs(int kind, const double *p, int len[NWINS], int mode[NWINS]
     memset(mode, 0, sizeof(int) * NWINS);
     switch (kind) {
     case BOT4_TA_SMA: case BOT4_TA_GARMAN_KLASS: case BOT4_TA_PARKINSON: case BOT4_TA_EOM:
-    case BOT4_TA_CCI:
         len[0] = n;
         mode[0] = WIN_SUM;
         break;
@@ -1036,13 +1036,19 @@ static inline __attribute__((always_inline)) void update_cci(bot4_ta *ta, double
     const int n = r->cap;
     const double tp = typical_price(h, l, c);
     ring_push(r, tp);
-    win_sum_push(&ta->w[0], tp);
     out[0] = NAN;
     if (!ring_full(r)) return;
-    const double avg = win_sum(&ta->w[0]) * ta->w[0].inv_m;
-    /* the mean deviation needs every |tp - avg|: O(n), in four interleaved partial sums
-     * (storage order) so the adds do not wait on each other */
+    /* The mean as TA-Lib takes it (its circular buffer summed in storage order, then / n):
+     * tp - mean cancels, so a mean an ulp away from TA-Lib's moves the CCI by ulp(price) /
+     * |tp - mean| relative (1.2e-9 measured with an O(1) window sum on the tests' edge bars,
+     * over the 1e-9 they allow). The bars of one n-term sum are independent, so the sum's
+     * add chain overlaps across bars. */
     const double *b = r->buf;
+    double avg = 0.0;
+    for (int i = 0; i < n; i++) avg += b[i];
+    avg /= n;
+    /* the mean deviation needs every |tp - avg| anyway: four interleaved partial sums
+     * (no cancellation here: a few ulp from TA-Lib's order moves the CCI a few ulp) */
     double m0 = 0.0, m1 = 0.0, m2 = 0.0, m3 = 0.0;
     int i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -1052,7 +1058,7 @@ static inline __attribute__((always_inline)) void update_cci(bot4_ta *ta, double
         m3 += fabs(b[i + 3] - avg);
     }
     for (; i < n; i++) m0 += fabs(b[i] - avg);
-    const double mad = ((m0 + m1) + (m2 + m3)) * ta->w[0].inv_m;
+    const double mad = ((m0 + m1) + (m2 + m3)) / n;
     const double dev = tp - avg, scale = fabs(avg);
     /* "is the window flat?" relative to its own price level, as TA-Lib */
     out[0] = (!TA_IS_ZERO_SCALED(dev, scale) && !TA_IS_ZERO_SCALED(mad, scale))

@@ -12,7 +12,7 @@
  * deviation needs every |tp - mean|: O(n), as in TA-Lib) and Hurst (O(n * max_lag)).
  * Recursive kinds (EMA family, RSI, ATR, ADX, SAR, OBV, AD, Force, TSI, MACD) keep O(1)
  * state. Window kinds (SMA, WMA, BBANDS, STOCH, WILLR, MFI, ULTOSC, AROON, Ichimoku,
- * Donchian, Garman-Klass, Parkinson, VWAP, CMF, EoM, and CCI's mean) use the two-stacks
+ * Donchian, Garman-Klass, Parkinson, VWAP, CMF, EoM) use the two-stacks
  * window of ta.c: amortized O(1) (two adds or compares per value plus one per output; an
  * O(window) suffix pass once every `window` bars, so a single update can cost O(window)).
  *
