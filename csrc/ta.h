@@ -8,8 +8,9 @@
  * there and the state kept in registers), so for every bar it produces exactly the bits
  * the streaming object would produce after that bar: one implementation of each formula.
  *
- * Cost per bar, streaming and batch alike: O(1) for every kind except CCI (its mean
- * deviation needs every |tp - mean|: O(n), as in TA-Lib) and Hurst (O(n * max_lag)).
+ * Cost per bar, streaming and batch alike: O(1) for every kind except CCI (O(n), as in
+ * TA-Lib: its mean deviation needs every |tp - mean|, and its mean is summed in TA-Lib's
+ * order because tp - mean cancels) and Hurst (O(n * max_lag)).
  * Recursive kinds (EMA family, RSI, ATR, ADX, SAR, OBV, AD, Force, TSI, MACD) keep O(1)
  * state. Window kinds (SMA, WMA, BBANDS, STOCH, WILLR, MFI, ULTOSC, AROON, Ichimoku,
  * Donchian, Garman-Klass, Parkinson, VWAP, CMF, EoM) use the two-stacks

@@ -152,6 +152,7 @@ TALIB_CASES = [
     ("stoch", {"fastk": 14, "slowk": 1, "slowd": 4},
      lambda b: talib.STOCH(b.high, b.low, b.close, 14, 1, 0, 4, 0), "osc"),
     ("cci", {"n": 14}, lambda b: talib.CCI(b.high, b.low, b.close, 14), "osc"),
+    ("cci", {"n": 20}, lambda b: talib.CCI(b.high, b.low, b.close, 20), "osc"),
     ("willr", {"n": 14}, lambda b: talib.WILLR(b.high, b.low, b.close, 14), "osc"),
     ("mfi", {"n": 14}, lambda b: talib.MFI(b.high, b.low, b.close, b.volume, 14), "osc"),
     ("roc", {"n": 10}, lambda b: talib.ROC(b.close, 10), "osc"),
