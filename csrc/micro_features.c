@@ -346,8 +346,9 @@ static void on_trade(bot4_features *f, const bot4_event *ev)
     f->b_s += dp; f->b_ss += (__int128)dp * dp;
     f->b_head = f->b_head + 1 == f->p.bvc_window ? 0 : f->b_head + 1;
     const __int128 nvar = (__int128)f->b_n * f->b_ss - (__int128)f->b_s * f->b_s; /* n^2 var */
+    /* Phi(0) = 0.5 exactly, and most trades print at the previous trade's price: no erf */
     double buy_frac = 0.5;
-    if (nvar > 0) {
+    if (nvar > 0 && dp != 0) {
         const double sigma = sqrt((double)nvar) / (double)f->b_n;
         buy_frac = phi((double)dp / sigma);
     }
