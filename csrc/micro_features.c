@@ -1,8 +1,12 @@
 /* micro_features.c - streaming microstructure features; formulas, sources, invariants and costs
- * are in micro_features.h. Rings: a slot index advances modulo the capacity; a window of W over
- * a ring of capacity C >= W subtracts the entry W messages back when a new one enters, so
- * every window sum is maintained in O(1). Integer sums are exact (int64/__int128); the
- * only floating state is the BVC bucket buy volume and the VPIN bucket ratios.
+ * are in micro_features.h. Rings: a slot index advances modulo the capacity. Windows over
+ * book messages are differences of running totals (one record per message in a ring of
+ * capacity max window + 1, read back only when a vector is made); windows over trades
+ * (BVC sigma, tape) subtract the entry leaving as a new one enters. Either way every
+ * window sum costs O(1). Integer sums are exact (wrapping uint64/unsigned __int128 totals,
+ * int64/__int128 trade sums); the only floating state is the BVC bucket buy volume and the
+ * VPIN bucket ratios. The batch driver keeps the top L levels by patching them from each
+ * diff's rows; every branch on market data that is a coin flip is written branch-free.
  */
 #include "micro_features.h"
 

@@ -65,8 +65,9 @@
  * SIMD: two kernels have scalar, AVX2 and AVX-512 bodies chosen once by
  * bot4_features_dispatch_init: the OFI terms of a message (the L levels of both sides
  * compared at once, branch-free) and the queue fill-rate scan of the trade ring
- * (bot4_features_touch_volume: a masked sum of int64 lots). Integer arithmetic, so every
- * body returns the same value bit for bit.
+ * (bot4_features_touch_volume: a masked sum of int64 lots); the check of given levels has
+ * scalar and AVX2 bodies (AVX-512 machines run the AVX2 one: ten lanes of compares gain
+ * nothing from a zmm). Integer arithmetic, so every body returns the same value bit for bit.
  */
 #ifndef BOT4_MICRO_FEATURES_H
 #define BOT4_MICRO_FEATURES_H
@@ -136,7 +137,9 @@ typedef struct bot4_features {
     bot4_features_params p;
     int64_t now;
     /* book state after the last message and the one before: lv[cur_i], lv[1 - cur_i]
-     * (double-buffered, so a message costs no copy of the previous state) */
+     * (double-buffered: a message writes the new state into the other buffer and flips,
+     * so the previous one stays for the per-message terms; a message that leaves the top
+     * as it was does not flip) */
     bot4_features_levels lv[2];
     int cur_i;
     int has_book;
