@@ -5,7 +5,8 @@
  *   - every allocation happens before the structure is mutated, so ENOMEM leaves the
  *     side as it was (update/recentre) - the batch then marks the book needs_resync;
  *   - the batch trusts its input: bot4_book_validate_batch (called by the Cython layer
- *     first) guarantees framing, ranges, sorted snapshots and ts_local order.
+ *     first), or its piecewise form just ahead of use (the features driver), guarantees
+ *     framing, ranges, sorted snapshots and ts_local order.
  */
 #include "book.h"
 
