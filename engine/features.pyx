@@ -155,11 +155,16 @@ cdef class Features:
         if rc != BOT4_FEATURES_OK:
             raise RuntimeError(f"bot4_features_run returned {rc}")
 
-    def update(self, Book book not None, events):
+    def update(self, Book book, events):
         """Feed rows that `book` has already applied. A book message's features are read
         from the book as it stands when its END row arrives, so call this after each
-        message is applied (or use :meth:`process`, which applies and updates)."""
+        message is applied (or use :meth:`process`, which applies and updates). `book` may
+        be None when the rows hold no book message (trades and quotes beside a
+        partial-depth feed given to :meth:`update_levels`)."""
         ev = _events(events)
+        if book is None and ev.shape[0] and ((ev["kind"] == 1) | (ev["kind"] == 2)).any():
+            bad = int(np.flatnonzero((ev["kind"] == 1) | (ev["kind"] == 2))[0])
+            raise FeatureInputError(f"events row {bad}: a book row needs the book it was applied to (book is None)")
         kinds = ev["kind"]
         if ev.shape[0] and (kinds.min() < 1 or kinds.max() > 4):
             bad = int(np.flatnonzero((kinds < 1) | (kinds > 4))[0])
@@ -171,9 +176,30 @@ cdef class Features:
         cdef const unsigned char[::1] raw = ev.view(np.uint8)
         cdef const bot4_event *p = <const bot4_event *>&raw[0] if ev.shape[0] else NULL
         cdef int64_t i, n = ev.shape[0]
+        cdef const bot4_book *bp = &book.b if book is not None else NULL
         with nogil:
             for i in range(n):
-                bot4_features_on_event(&self.f, &book.b, p + i)
+                bot4_features_on_event(&self.f, bp, p + i)
+
+    def update_levels(self, levels):
+        """The top levels after each message of a feed that delivers them itself (a
+        partial-depth stream: Binance depth5/10/20, Tardis book_snapshot_5), no book kept:
+        LEVELS_DTYPE rows in order, each with its message's ts_local. Rows are checked
+        (validate_levels, and ts not before the last event seen) before any is applied."""
+        lv = validate_levels(levels)
+        cdef int64_t n = lv.shape[0]
+        if n:
+            ts = lv["ts"]
+            if int(ts[0]) < self.f.now or (n > 1 and (np.diff(ts) < 0).any()):
+                bad = 0 if int(ts[0]) < self.f.now else int(np.flatnonzero(np.diff(ts) < 0)[0]) + 1
+                raise FeatureInputError(f"levels row {bad}: bad ts, value {int(ts[bad])} "
+                                        f"(before the previous event, ts {self.f.now if bad == 0 else int(ts[bad - 1])})")
+        cdef const unsigned char[::1] raw = lv.view(np.uint8) if n else np.zeros(LEVELS_DTYPE.itemsize, np.uint8)
+        cdef const bot4_features_levels *p = <const bot4_features_levels *>&raw[0]
+        cdef int64_t i
+        with nogil:
+            for i in range(n):
+                bot4_features_on_levels(&self.f, p + i)
 
     def vector(self):
         """The current feature vector (float64[N_FEATURES]); no decision point is marked."""
