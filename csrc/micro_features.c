@@ -418,11 +418,12 @@ static inline int patch_row(int side, int64_t *px, int64_t *q, int *n_io, int *e
                             int64_t price, int64_t qty)
 {
     const int n = *n_io;
-    const int64_t sgn = side == BOT4_SIDE_BID ? 1 : -1;
     /* j = how many cached levels are strictly better than price (they come first); counted
-     * without branches, as the position is a coin flip per row near the touch */
+     * without branches, as the position is a coin flip per row near the touch. Flipping
+     * every bit reverses the order of int64s, so asks compare like bids after ^ flip. */
+    const int64_t flip = -(int64_t)(side != BOT4_SIDE_BID), key = price ^ flip;
     int j = 0;
-    for (int i = 0; i < L; i++) j += (i < n) & (sgn * px[i] > sgn * price);
+    for (int i = 0; i < L; i++) j += (i < n) & ((px[i] ^ flip) > key);
     if (j == n && !*exhaustive) return 0;
     if (j < n && px[j] == price) {
         if (qty) {
@@ -468,7 +469,8 @@ static int patch_levels(const bot4_book *b, bot4_features_levels *s, const bot4_
     for (int64_t r = 0; r < k; r++) {
         const int sd = rows[r].side;
         if (sd > BOT4_SIDE_ASK) continue;
-        const int64_t key = sd == BOT4_SIDE_BID ? rows[r].price : -rows[r].price;
+        const int64_t neg = -(int64_t)sd; /* sd is 0 or 1 here: key = price or -price */
+        const int64_t key = (rows[r].price ^ neg) - neg;
         if (key < below[sd]) continue;
         changed |= patch_row(sd, px[sd], q[sd], &n[sd], &exhaustive[sd], rows[r].price, rows[r].qty);
         below[sd] = SKIP_BELOW(sd);
