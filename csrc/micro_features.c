@@ -800,8 +800,13 @@ static int run_loop(bot4_features *f, bot4_book *b, const bot4_features_levels *
                     trace[nt++] = f->lv[f->cur_i];
                 }
             } else {
-                bot4_features_on_event(f, b, e);
-                if (e->kind == BOT4_EV_QUOTE && !(e->flags & BOT4_EVF_END)) continue;
+                /* a trade or a quote row (validated kinds): what bot4_features_on_event
+                 * does with them, inline (a quote row only moves the clock) */
+                f->now = e->ts_local;
+                if (e->kind == BOT4_EV_TRADE)
+                    on_trade(f, e);
+                else if (!(e->flags & BOT4_EVF_END))
+                    continue;
             }
             const int due = (every > 0 && i - last_row >= every) ||
                             (interval_ns > 0 && e->ts_local - last_ts >= interval_ns);
