@@ -131,7 +131,8 @@ static inline int ring_full(const ring *r) { return r->len == r->cap; }
  *         suf/pre and suf2/pre2, each summed exactly as a lone sum would be.
  *   wsum: weights 1..m, oldest first. suf = suffix sums S, suf2[j] = sum_{k>=j} (k-j+1) x_k
  *         (= S_j + suf2[j+1]), pre = prefix sum P, pre2 = sum (k+1) x_k over the block; the
- *         window is suf2[phase] + pre2 + (m - phase) P: every term is a sum of w x with w > 0.
+ *         window is suf2[phase] + pre2 + (m - phase) P: sums of w x with w > 0, no
+ *         cancellation.
  *   var:  sums of d and d*d with d = x - shift, shift = the newest value when the previous
  *         block completed (the same shift for both halves of every window); cur2 keeps the
  *         previous block's values (swapped, not copied) for the two-pass fallback.
@@ -298,11 +299,11 @@ static inline void win_wsum_push(win *w, double x)
     w->full |= ++w->phase == w->m;
 }
 
-/* sum_{k=1..m} k x_k over the window, oldest first */
+/* sum_{k=1..m} k x_k over the window, oldest first (suf2[m] = 0: no branch at phase m) */
 static inline double win_wsum(const win *w)
 {
-    const int k = w->phase, m = w->m;
-    return k == m ? w->pre2 : w->suf2[k] + (w->pre2 + (double)(m - k) * w->pre);
+    const int k = w->phase;
+    return w->suf2[k] + (w->pre2 + (double)(w->m - k) * w->pre);
 }
 
 static inline void win_var_push(win *w, double x)
