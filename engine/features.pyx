@@ -312,15 +312,16 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     values = np.empty((cap, N_FEATURES), dtype=np.float64)
     rows = np.empty(cap, dtype=np.int64)
     cdef int64_t book_msgs = 0
-    if trace or levels is not None:
+    if trace:
         book_msgs = _book_messages(ev)
     if levels is not None:
         if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
             raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
                                     f"{getattr(levels, 'dtype', type(levels).__name__)}")
-        if levels.shape[0] != book_msgs:
-            raise FeatureInputError(f"levels has {levels.shape[0]} rows for {book_msgs} book messages")
         given = np.ascontiguousarray(levels)
+        # the run stops when the levels run out; one left over is caught after it (the
+        # message count then comes from the run, not from another pass over the rows)
+        book_msgs = given.shape[0]
         trace_out = None
     else:
         given = None
@@ -332,7 +333,7 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     cdef const unsigned char[::1] raw = ev.view(np.uint8) if n else np.zeros(64, np.uint8)
     cdef bot4_features f
     cdef bot4_book b
-    cdef int64_t n_out = 0, n_trace = 0
+    cdef int64_t n_out = 0, n_trace = 0, f_msgs = 0
     cdef int rc
     cdef bot4_features_fault fault
     cdef bint use_book = given is None
@@ -351,10 +352,14 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
             else:
                 rc = bot4_features_run_levels(&f, <const bot4_event *>&raw[0], n, lvp, book_msgs,
                                               every, interval_ns, &vo[0, 0], &ro[0], cap, &n_out, &fault)
+        f_msgs = f.msgs
     finally:
         if use_book:
             bot4_book_free(&b)
         bot4_features_free(&f)
+    if given is not None and (rc == BOT4_FEATURES_EINVAL and f_msgs == book_msgs or
+                              rc == BOT4_FEATURES_OK and f_msgs != book_msgs):
+        raise FeatureInputError(f"levels has {book_msgs} rows for {_book_messages(ev)} book messages")
     if rc == BOT4_FEATURES_EBADINPUT:
         if fault.source == BOT4_FEATURES_FAULT_LEVELS:
             raise _levels_error(given, fault.row, fault.side, fault.level, fault.reason)
@@ -363,8 +368,9 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
         raise MemoryError("the book ran out of memory while replaying the events")
     if rc != BOT4_FEATURES_OK:
         raise RuntimeError(f"bot4_features_run returned {rc} (output capacity {cap})")
-    out = {"row": rows[:n_out].copy(), "ts": ev["ts_local"][rows[:n_out]],
-           "values": values[:n_out].copy()}
+    # views, not copies: the arrays were sized for the samples (a copy would only fault in
+    # fresh pages for the same data)
+    out = {"row": rows[:n_out], "ts": ev["ts_local"][rows[:n_out]], "values": values[:n_out]}
     if trace:
         out["levels"] = trace_out[:n_trace].copy()
     return out
