@@ -4,7 +4,7 @@ bar (C loop from perf_stages, and through Python).
 
 Figures: ta.batch.<name>.bars_per_s, ta.batch.<name>.speedup_vs_numpy (gated),
 ta.batch.<name>.speedup_vs_talib (TA-Lib is the other C implementation; gated where ours is
-ahead: CCI, MFI, OBV), ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns
+ahead: CCI, MFI, OBV, STOCH), ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns
 (Python call per bar).
 
 Reading the TA-Lib ratios: TA-Lib's wheel dispatches to FMA clones of its functions (e.g.
