@@ -9,9 +9,10 @@
  *
  * Cost per bar (streaming and batch): O(1), amortized for the window kinds (a window's
  * suffix pass, O(window), runs once every `window` bars, so one update can take O(window));
- * CCI O(n) (its mean deviation), Hurst O(n max_lag). Measured on 35k 2h BTCUSDT bars: about
- * 1.5-3 ns per bar for SMA, EMA, RSI, ATR, OBV, 4-8 ns for BBANDS, WILLR, STOCH, MFI,
- * 10-20 ns for ADX, AROON, ULTOSC, CCI (bench/bench_ta.py has the figures vs TA-Lib).
+ * CCI O(n) (its mean and mean deviation, as TA-Lib), Hurst O(n max_lag). Measured in batch
+ * on 35k 2h BTCUSDT bars (best of several runs; a contended core doubles some): about
+ * 1.5-3 ns per bar for SMA, WMA, EMA, RSI, ATR, OBV, AD; 3-8 ns for BBANDS, WILLR, STOCH,
+ * MFI; 9-14 ns for AROON, ADX, ULTOSC; ~22 ns for CCI(14) (bench/bench_ta.py: vs TA-Lib).
  *
  * Precision: window sums never subtract (see the window section); BBANDS takes its variance
  * one-pass about a recent value where that is well conditioned, two-pass otherwise; the
