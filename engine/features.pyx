@@ -242,17 +242,21 @@ cdef int64_t _book_messages(ev):
     return count
 
 
+def _levels_array(levels):
+    if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
+        raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
+                                f"{getattr(levels, 'dtype', type(levels).__name__)}")
+    return np.ascontiguousarray(levels)
+
+
 def validate_levels(levels, int64_t n_messages=-1):
     """Raise FeatureInputError naming the first malformed row of a LEVELS_DTYPE array (the
     top levels after each book message): per side a prefix of levels with qty > 0 and
     price > 0, strictly worse level by level (bids descending, asks ascending), then (0, 0)
     for the missing ones. With n_messages >= 0, the row count must equal it."""
-    if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
-        raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
-                                f"{getattr(levels, 'dtype', type(levels).__name__)}")
-    if n_messages >= 0 and levels.shape[0] != n_messages:
-        raise FeatureInputError(f"levels has {levels.shape[0]} rows for {n_messages} book messages")
-    lv = np.ascontiguousarray(levels)
+    lv = _levels_array(levels)
+    if n_messages >= 0 and lv.shape[0] != n_messages:
+        raise FeatureInputError(f"levels has {lv.shape[0]} rows for {n_messages} book messages")
     cdef const unsigned char[::1] raw = lv.view(np.uint8) if lv.shape[0] else np.zeros(LEVELS_DTYPE.itemsize, np.uint8)
     cdef int64_t row = 0, n = lv.shape[0]
     cdef int side = 0, level = 0, reason = 0, rc
@@ -315,10 +319,7 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     if trace:
         book_msgs = _book_messages(ev)
     if levels is not None:
-        if not isinstance(levels, np.ndarray) or levels.dtype != LEVELS_DTYPE or levels.ndim != 1:
-            raise FeatureInputError(f"levels must be a 1-D LEVELS_DTYPE array, got "
-                                    f"{getattr(levels, 'dtype', type(levels).__name__)}")
-        given = np.ascontiguousarray(levels)
+        given = _levels_array(levels)
         # the run stops when the levels run out; one left over is caught after it (the
         # message count then comes from the run, not from another pass over the rows)
         book_msgs = given.shape[0]
