@@ -25,7 +25,7 @@ import talib
 from numpy.lib.stride_tricks import sliding_window_view as windows
 
 import engine.ta as ta
-from bench.conftest import median_seconds
+from bench.conftest import alternating_medians, median_seconds
 from bot.data.ohlcv import read_ohlcv
 
 
@@ -134,22 +134,6 @@ CASES = [
 ]
 
 
-def paired_medians(f, g, rounds=15):
-    """Median seconds of f() and of g(), the calls alternating so that the machine's drift
-    (other jobs, clock changes) affects both alike."""
-    f(), g()
-    tf, tg = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        f()
-        t1 = time.perf_counter()
-        g()
-        t2 = time.perf_counter()
-        tf.append(t1 - t0)
-        tg.append(t2 - t1)
-    return statistics.median(tf), statistics.median(tg)
-
-
 @pytest.mark.parametrize("name, ours, ref, talib_call", CASES, ids=[c[0] for c in CASES])
 def test_batch_vs_numpy(bars, figure, name, ours, ref, talib_call):
     # same answer first (the reference is only a reference if it agrees)
@@ -161,7 +145,7 @@ def test_batch_vs_numpy(bars, figure, name, ours, ref, talib_call):
     figure(f"ta.batch.{name}.bars_per_s", len(bars) / t_ours, "1/s")
     figure(f"ta.batch.{name}.speedup_vs_numpy", t_ref / t_ours, "x")
     if talib_call is not None:
-        t_ours, t_talib = paired_medians(lambda: ours(bars), lambda: talib_call(talib, bars))
+        t_ours, t_talib = alternating_medians([lambda: ours(bars), lambda: talib_call(talib, bars)], rounds=15)
         figure(f"ta.batch.{name}.speedup_vs_talib", t_talib / t_ours, "x")
 
 
@@ -197,7 +181,7 @@ def test_batch_vs_talib(bars, figure, name, ours, theirs):
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
         scale = float(np.nanmax(np.abs(w)))
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9 * scale)
-    t_ours, t_talib = paired_medians(lambda: ours(bars), lambda: theirs(bars))
+    t_ours, t_talib = alternating_medians([lambda: ours(bars), lambda: theirs(bars)], rounds=15)
     figure(f"ta.batch.{name}.bars_per_s", len(bars) / t_ours, "1/s")
     figure(f"ta.batch.{name}.speedup_vs_talib", t_talib / t_ours, "x")
 
