@@ -8,6 +8,7 @@ The scan runs with the GIL released. Arguments are checked here, so the C can tr
 Where the C is stricter than the Python reader, see csrc/feed_binance.h.
 """
 
+from engine.args cimport check_int
 import numpy as np
 
 cimport numpy as cnp
@@ -35,21 +36,14 @@ class FeedParseError(ValueError):
         return (FeedParseError, (self.line, self.column, self.reason))
 
 
-cdef object _check_int(object value, str name, object lo, object hi):
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    v = value.__index__()
-    if v < lo or v > hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
-    return v
 
 
 cdef bot4_feed_grid _grid(price_scale, tick_units, qty_scale, lot_units) except *:
     cdef bot4_feed_grid g
-    g.price_scale = _check_int(price_scale, "price_scale", 0, BOT4_FEED_MAX_SCALE)
-    g.tick_units = _check_int(tick_units, "tick_units", 1, 2**63 - 1)
-    g.qty_scale = _check_int(qty_scale, "qty_scale", 0, BOT4_FEED_MAX_SCALE)
-    g.lot_units = _check_int(lot_units, "lot_units", 1, 2**63 - 1)
+    g.price_scale = check_int(price_scale, "price_scale", 0, BOT4_FEED_MAX_SCALE)
+    g.tick_units = check_int(tick_units, "tick_units", 1, 2**63 - 1)
+    g.qty_scale = check_int(qty_scale, "qty_scale", 0, BOT4_FEED_MAX_SCALE)
+    g.lot_units = check_int(lot_units, "lot_units", 1, 2**63 - 1)
     return g
 
 
@@ -109,8 +103,8 @@ def decimal_steps(text, scale, step_units):
     (128-bit) path, or None when the text is not a non-negative decimal on that grid or
     the steps overflow int64. For tests against ``bot.data.instruments.decimal_text_units``."""
     cdef const unsigned char[::1] view = _bytes_view(text, "text")
-    cdef int32_t sc = _check_int(scale, "scale", 0, BOT4_FEED_MAX_SCALE)
-    cdef int64_t step = _check_int(step_units, "step_units", 1, 2**63 - 1)
+    cdef int32_t sc = check_int(scale, "scale", 0, BOT4_FEED_MAX_SCALE)
+    cdef int64_t step = check_int(step_units, "step_units", 1, 2**63 - 1)
     cdef int64_t v = 0
     cdef size_t n = view.shape[0]
     cdef const char *p = <const char *>&view[0] if n else NULL
@@ -148,7 +142,7 @@ def perf_stages(samples=10000):
     trades; grid 0.1 / 0.001) into a preallocated array and divides by 16, so latency_ns
     is per message.
     """
-    cdef Py_ssize_t ns_ = _check_int(samples, "samples", 1, 100_000_000)
+    cdef Py_ssize_t ns_ = check_int(samples, "samples", 1, 100_000_000)
     block, n_msgs = _perf_block()
     cdef const unsigned char[::1] view = block
     cdef const char *buf = <const char *>&view[0]

@@ -17,6 +17,7 @@ Errors (all raised before anything changes):
 A pool has one owner thread (the C has no locking); the GIL serializes Python callers.
 """
 
+from engine.args cimport check_int
 import numpy as np
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -37,8 +38,8 @@ cdef class ObjectPool:
 
     def __cinit__(self, capacity, slot_size):
         self._p = NULL
-        cap = _check_size(capacity, "capacity", BOT4_POOL_MAX_CAPACITY)
-        ss = _check_size(slot_size, "slot_size", BOT4_POOL_MAX_SLOT)
+        cap = check_int(capacity, "capacity", 1, BOT4_POOL_MAX_CAPACITY)
+        ss = check_int(slot_size, "slot_size", 1, BOT4_POOL_MAX_SLOT)
         cdef int st = bot4_pool_create(&self._p, cap, ss)
         if st == BOT4_POOL_ENOMEM:
             self._p = NULL
@@ -129,21 +130,14 @@ cdef class ObjectPool:
         return f"ObjectPool(capacity={self.capacity}, slot_size={self.slot_size}, in_use={len(self)})"
 
 
-cdef object _check_size(object value, str name, object hi):
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    v = value.__index__()
-    if v < 1 or v > hi:
-        raise ValueError(f"{name} must be in [1, {hi}], got {v}")
-    return v
 
 
 def pool_bench(n, outstanding=1, clock="wall"):
     """n acquire+release pairs on a 4096-slot pool, in C with the GIL released;
     `outstanding` slots are acquired before they are released each round. Returns the
     loop's nanoseconds: wall time, or with clock="cpu" the thread's CPU time."""
-    cdef uint64_t count = _check_size(n, "n", 1 << 40)
-    cdef size_t k = _check_size(outstanding, "outstanding", 4096)
+    cdef uint64_t count = check_int(n, "n", 1, 1 << 40)
+    cdef size_t k = check_int(outstanding, "outstanding", 1, 4096)
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
     cdef int64_t ns = 0, cpu_ns = 0
@@ -164,7 +158,7 @@ def perf_stages(samples=10000):
     """Latency samples for ``bot4 perf-manifest``: ``pool.acquire_release``. Each sample
     times (bot4_now_ns) 64 acquire+release pairs on a 4096-slot pool and divides by 64,
     so latency_ns is one acquire plus one release."""
-    cdef Py_ssize_t ns_ = _check_size(samples, "samples", 100_000_000)
+    cdef Py_ssize_t ns_ = check_int(samples, "samples", 1, 100_000_000)
     cdef Py_ssize_t s, j
     cdef int64_t t0, t1
     cdef uint32_t idx

@@ -26,6 +26,7 @@ Drivers for tests and benchmarks run their threads in C with the GIL released:
 :func:`mpmc_bench`; :func:`perf_stages` feeds ``bot4 perf-manifest``.
 """
 
+from engine.args cimport check_int
 import numpy as np
 
 cimport numpy as cnp
@@ -48,14 +49,6 @@ _MPMC_DRIVER_MAX_THREADS = 64
 
 # ---- argument checks (shared by the classes and drivers) --------------------------------
 
-cdef object _check_int(object value, str name, object lo, object hi):
-    """value as a Python int in [lo, hi]; TypeError/ValueError naming `name` otherwise."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    v = value.__index__()
-    if v < lo or v > hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
-    return v
 
 
 cdef object _check_capacity(object capacity, Py_ssize_t min_capacity, object max_capacity):
@@ -140,7 +133,7 @@ cdef class SpscRing:
     def __cinit__(self, capacity, record_size, overwrite=False):
         self._r = NULL
         cap = _check_capacity(capacity, 1, BOT4_RING_MAX_CAPACITY)
-        rs = _check_int(record_size, "record_size", 1, BOT4_RING_MAX_RECORD)
+        rs = check_int(record_size, "record_size", 1, BOT4_RING_MAX_RECORD)
         if not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be a bool, got {type(overwrite).__name__} {overwrite!r}")
         cdef int st = bot4_ring_spsc_create(&self._r, cap, rs, 1 if overwrite else 0)
@@ -278,7 +271,7 @@ cdef class MpmcQueue:
     def __cinit__(self, capacity, record_size):
         self._q = NULL
         cap = _check_capacity(capacity, 2, BOT4_RING_MAX_CAPACITY)
-        rs = _check_int(record_size, "record_size", 1, BOT4_RING_MAX_RECORD)
+        rs = check_int(record_size, "record_size", 1, BOT4_RING_MAX_RECORD)
         cdef int st = bot4_ring_mpmc_create(&self._q, cap, rs)
         if st != BOT4_RING_OK:
             self._q = NULL
@@ -360,9 +353,9 @@ def spsc_transfer_test(n_items, capacity, batch):
     Returns {"sent", "received", "out_of_sequence", "last_value", "producer_waits",
     "consumer_waits", "elapsed_ns", "items_per_s", "ok"}; ok means every value arrived
     exactly once and in order."""
-    cdef uint64_t n = _check_int(n_items, "n_items", 0, _DRIVER_MAX_ITEMS)
+    cdef uint64_t n = check_int(n_items, "n_items", 0, _DRIVER_MAX_ITEMS)
     cdef size_t cap = _check_capacity(capacity, 1, _DRIVER_MAX_CAPACITY)
-    cdef size_t b = _check_int(batch, "batch", 1, cap)
+    cdef size_t b = check_int(batch, "batch", 1, cap)
     cdef bot4_ring_spsc_transfer_report rep
     cdef int st
     with nogil:
@@ -390,13 +383,13 @@ def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, b
     Returns {"sent", "received", "missing", "duplicated", "invalid", "order_violations",
     "elapsed_ns", "items_per_s", "ok"}; ok means every item arrived exactly once and no
     consumer saw a producer's items out of order."""
-    cdef unsigned np_ = _check_int(n_producers, "n_producers", 1, _MPMC_DRIVER_MAX_THREADS)
-    cdef unsigned nc = _check_int(n_consumers, "n_consumers", 1, _MPMC_DRIVER_MAX_THREADS)
-    cdef uint64_t per = _check_int(items_per_producer, "items_per_producer", 0,
+    cdef unsigned np_ = check_int(n_producers, "n_producers", 1, _MPMC_DRIVER_MAX_THREADS)
+    cdef unsigned nc = check_int(n_consumers, "n_consumers", 1, _MPMC_DRIVER_MAX_THREADS)
+    cdef uint64_t per = check_int(items_per_producer, "items_per_producer", 0,
                                    _MPMC_DRIVER_MAX_TOTAL // np_)
     cdef size_t cap = _check_capacity(capacity, 2, _DRIVER_MAX_CAPACITY)
     cdef size_t default_batch = <size_t>16 if cap > <size_t>16 else cap
-    cdef size_t b = _check_int(default_batch if batch is None else batch, "batch", 1, cap)
+    cdef size_t b = check_int(default_batch if batch is None else batch, "batch", 1, cap)
     cdef bot4_ring_mpmc_transfer_report rep
     cdef int st
     with nogil:
@@ -425,8 +418,8 @@ def spsc_bench(n, batch=256, clock="wall"):
     back, until n records made the round trip (all in C, GIL released). Returns the
     loop's nanoseconds: wall time, or with clock="cpu" the thread's CPU time (which leaves
     out time the shared machine kept the thread descheduled)."""
-    cdef uint64_t count = _check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
-    cdef size_t b = _check_int(batch, "batch", 1, 4096)
+    cdef uint64_t count = check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
+    cdef size_t b = check_int(batch, "batch", 1, 4096)
     use_cpu = _bench_clock(clock)
     cdef int64_t ns = 0, cpu_ns = 0
     cdef uint64_t checksum = 0
@@ -440,8 +433,8 @@ def spsc_bench(n, batch=256, clock="wall"):
 
 def mpmc_bench(n, batch=256, clock="wall"):
     """As :func:`spsc_bench`, through a 4096-record MPMC queue (one thread). Returns ns."""
-    cdef uint64_t count = _check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
-    cdef size_t b = _check_int(batch, "batch", 1, 4096)
+    cdef uint64_t count = check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
+    cdef size_t b = check_int(batch, "batch", 1, 4096)
     use_cpu = _bench_clock(clock)
     cdef int64_t ns = 0, cpu_ns = 0
     cdef uint64_t checksum = 0
@@ -470,7 +463,7 @@ def perf_stages(samples=10000):
     * ``ring.spsc.push_pop_single``: 64 single push + pop pairs (unbatched path).
     * ``ring.mpmc.push_pop``: as ring.spsc.push_pop through the MPMC queue.
     """
-    cdef Py_ssize_t ns_ = _check_int(samples, "samples", 1, 100_000_000)
+    cdef Py_ssize_t ns_ = check_int(samples, "samples", 1, 100_000_000)
     cdef Py_ssize_t s, i
     cdef int64_t t0, t1
     cdef uint64_t src[_PERF_BATCH]

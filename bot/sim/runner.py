@@ -472,17 +472,24 @@ def run_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
         else:
             rec.checkpoint = (recovered.last_event_id, verify_resume)
     fees_charged = Decimal(0)
+
+    def report_all(reports) -> Decimal:
+        """Apply the venue's reports to the OMS and the journal; the fees they charged."""
+        fees = Decimal(0)
+        for r in reports:
+            if r.kind == "fill":
+                if journal is not None:
+                    r = _fee_to_store_units(r)
+                fees += r.fee
+            _apply(oms, r, unit, rejects)
+            rec.reported(r, oms.orders[r.client_id])
+        return fees
+
     try:
         if journal is not None:
             journal.start()
         while t <= end:
-            for r in venue.advance(t):
-                if r.kind == "fill":
-                    if journal is not None:
-                        r = _fee_to_store_units(r)
-                    fees_charged += r.fee
-                _apply(oms, r, unit, rejects)
-                rec.reported(r, oms.orders[r.client_id])
+            fees_charged += report_all(venue.advance(t))
             rec.deliver(wait, timeout)
             b, a = venue.core.best("buy"), venue.core.best("sell")
             if b is not None and a is not None and b[0] < a[0]:
@@ -509,13 +516,7 @@ def run_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
                         working[side] = None
                 send_requests(oms, venue, t_act, rec.submitted)
             t += interval_ns
-        for r in venue.finish():
-            if r.kind == "fill":
-                if journal is not None:
-                    r = _fee_to_store_units(r)
-                fees_charged += r.fee
-            _apply(oms, r, unit, rejects)
-            rec.reported(r, oms.orders[r.client_id])
+        fees_charged += report_all(venue.finish())
         rec.deliver(True, timeout)
         if recovered is not None and resume_check is None:
             raise SimJournalError(f"run {session.run_id}: the store holds events up to {recovered.last_event_id} "
