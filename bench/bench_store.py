@@ -21,41 +21,20 @@ PostgreSQL parts read BOT4_TEST_PG_DSN (make bench sets it with scripts/pg_test_
 and skip without it, except under CI=true where they fail.
 """
 
-import os
 import sqlite3
 import time
 import uuid
 
 import numpy as np
 import psycopg
-import pytest
 
 from bot.config import StoreConfig
 from bot.store.journal import Journal
 from bot.store.records import BUY, Fill, OrderEvent, OrderState, Run, encode
-from bot.store.testing import StoreTarget
 
 FILLS_PER_ORDER = 4
 N_ORDERS = 10_000  # 40,000 fills + 10,000 order events per run
 N_NAIVE = {"sqlite": 300, "postgres": 1000}
-
-
-@pytest.fixture(scope="module")
-def pg_dsn():
-    dsn = os.environ.get("BOT4_TEST_PG_DSN", "")
-    if not dsn:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("a PostgreSQL server (BOT4_TEST_PG_DSN) is required under CI=true")
-        pytest.skip("no PostgreSQL server (BOT4_TEST_PG_DSN)")
-    return dsn
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path):
-    t = StoreTarget.sqlite(tmp_path) if request.param == "sqlite" else StoreTarget.postgres(
-        request.getfixturevalue("pg_dsn"))
-    yield t
-    t.cleanup()
 
 
 def stream(n_orders: int):

@@ -6,8 +6,8 @@ not gated).
 """
 
 import json
-import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES_PATH = ROOT / "build" / "bench-figures.json"
-SHARED_DATA = Path(os.environ.get("BOT4_SHARED_DATA", ROOT.parent / "shared" / "data"))
+# the recorded data, the PostgreSQL DSN and store targets: the tests' own fixtures
+sys.path.insert(0, str(ROOT / "tests"))
+import fixtures  # noqa: E402
+
+shared_data, pg_dsn, target = fixtures.shared_data, fixtures.pg_dsn, fixtures.target
 _figures: dict[str, dict] = {}
 
 
@@ -55,15 +59,6 @@ def figure():
         _figures[name] = {"value": float(value), "unit": unit}
 
     return record
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"recorded data at {SHARED_DATA} is required under CI=true")
-        pytest.skip(f"recorded data at {SHARED_DATA} not available")
-    return SHARED_DATA
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,18 +1,12 @@
-"""Shared fixtures: the recorded data in ../shared/data and the PostgreSQL DSN.
-
-Tests that need ../shared/data skip where it is absent, but fail under CI=true, where it
-must be present. The same holds for the PostgreSQL server make test starts.
+"""Shared fixtures: the recorded data, the PostgreSQL DSN and store targets (tests/fixtures.py,
+shared with the benchmarks), parsed recorded events, and the hypothesis profiles.
 """
 
-import os
-from pathlib import Path
-
+import fixtures
 import pytest
 from hypothesis import HealthCheck, settings
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("BOT4_SHARED_DATA", ROOT.parent / "shared" / "data"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
+shared_data, pg_dsn, target = fixtures.shared_data, fixtures.pg_dsn, fixtures.target
 
 # Property tests: locally each run draws new examples, to keep finding bugs; CI draws the
 # same examples every run, so a submission lands or fails on its code, not on luck. No
@@ -20,28 +14,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if IN_CI else "dev")
-
-
-def _need(what: str):
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI=true")
-    pytest.skip(f"{what} not available")
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        _need(f"recorded data at {SHARED_DATA}")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
-def pg_dsn() -> str:
-    dsn = os.environ.get("BOT4_TEST_PG_DSN", "")
-    if not dsn:
-        _need("a PostgreSQL server (BOT4_TEST_PG_DSN)")
-    return dsn
+settings.load_profile("ci" if fixtures.IN_CI else "dev")
 
 
 @pytest.fixture(scope="session")

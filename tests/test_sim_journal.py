@@ -26,7 +26,6 @@ from bot.sim.runner import (
 from bot.sim.venue import Report, VenueConfig
 from bot.store.records import BUY, FEE_SCALE, SIDE_BY_NAME, STATE_BY_NAME, Balance, Fill, Run
 from bot.store.recovery import check, recover
-from bot.store.testing import StoreTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 N_EVENTS = 30_000
@@ -39,14 +38,6 @@ def market():
     from engine.synth import generate
 
     return generate(N_EVENTS, seed=3, regime="sideways")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path):
-    t = StoreTarget.sqlite(tmp_path) if request.param == "sqlite" else StoreTarget.postgres(
-        request.getfixturevalue("pg_dsn"))
-    yield t
-    t.cleanup()
 
 
 def run(market, store=None, run_id="r1", on_told=None, **kw):

@@ -24,16 +24,6 @@ from bot.store.testing import StoreTarget
 LATEST = 3
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path):
-    if request.param == "sqlite":
-        t = StoreTarget.sqlite(tmp_path)
-    else:
-        t = StoreTarget.postgres(request.getfixturevalue("pg_dsn"))
-    yield t
-    t.cleanup()
-
-
 @pytest.fixture
 def store(target):
     s = target.open()

@@ -10,19 +10,15 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.store.records import Fill, OrderState
 from bot.store.session_drill import prepare, session_events
-from bot.store.testing import StoreTarget
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path, monkeypatch):
-    if request.param == "sqlite":
-        t = StoreTarget.sqlite(tmp_path)
-    else:
-        t = StoreTarget.postgres(request.getfixturevalue("pg_dsn"))
-        # The CLI takes no schema option: libpq's own options parameter selects it.
-        t.cli_dsn = f"{t.dsn}?options=-csearch_path%3D{t.schema}"
-    yield t
-    t.cleanup()
+@pytest.fixture
+def target(target):
+    """The shared store target (tests/fixtures.py); a PostgreSQL one also gets the DSN the
+    CLI is given: the CLI takes no schema option, libpq's own options parameter selects it."""
+    if target.schema is not None:
+        target.cli_dsn = f"{target.dsn}?options=-csearch_path%3D{target.schema}"
+    return target
 
 
 def _dsn(t):

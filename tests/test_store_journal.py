@@ -25,14 +25,6 @@ from bot.store.testing import StoreTarget
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def target(request, tmp_path):
-    t = StoreTarget.sqlite(tmp_path) if request.param == "sqlite" else StoreTarget.postgres(
-        request.getfixturevalue("pg_dsn"))
-    yield t
-    t.cleanup()
-
-
 # -- the reference model -----------------------------------------------------------------------
 def reference(events):
     """Orders, positions and balances implied by a set of journal records (any order, any
