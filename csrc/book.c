@@ -229,9 +229,10 @@ static inline int side_update(bot4_book *b, bot4_book_side *s, int64_t key, int6
         }
         return BOT4_BOOK_OK;
     }
-    if (i >= W) { /* better than the whole window */
-        if (!qty)
-            return BOT4_BOOK_OK; /* no level lives above the window */
+    /* a new best above the window, or the first level of an empty side (overflow empty
+     * too): centre the window on it, then it is the best */
+    const int new_best = i >= W ? qty != 0 : s->count == 0 && qty;
+    if (new_best) {
         int rc = side_recentre(b, s, key);
         if (rc)
             return rc;
@@ -242,19 +243,9 @@ static inline int side_update(bot4_book *b, bot4_book_side *s, int64_t key, int6
         s->best = i;
         return BOT4_BOOK_OK;
     }
-    /* below the window */
-    if (s->count == 0 && qty) { /* empty side (overflow empty too): centre on this level */
-        int rc = side_recentre(b, s, key);
-        if (rc)
-            return rc;
-        i = key - s->base;
-        s->qty[i] = qty;
-        side_set_bit(s, i);
-        s->count = 1;
-        s->best = i;
-        return BOT4_BOOK_OK;
-    }
-    return ovf_update(s, key, qty);
+    if (i >= W)
+        return BOT4_BOOK_OK; /* a delete above the window: no level lives there */
+    return ovf_update(s, key, qty); /* below the window */
 }
 
 static inline int side_best(const bot4_book_side *s, int64_t *key, int64_t *qty)
