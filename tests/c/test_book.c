@@ -65,15 +65,7 @@ static int64_t ref_sorted(const ref_book *r, int side, int64_t *px, int64_t *q)
     return n;
 }
 
-static uint64_t rng_state = 88172645463325252ULL;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(check_rand() % (uint64_t)(hi - lo + 1)); }
 
 static int64_t apx[REF_MAX], aq[REF_MAX], bpx[REF_MAX], bq[REF_MAX];
 
@@ -149,7 +141,7 @@ static void test_random_levels(int64_t window)
     int64_t touch = 50000000;
     for (int step = 0; step < 60000; step++) {
         touch += rnd_in(-30, 30);
-        int side = (int)(rnd() & 1);
+        int side = (int)(check_rand() & 1);
         int64_t r = rnd_in(0, 99), d;
         if (r < 60)
             d = rnd_in(0, 40);

@@ -17,14 +17,6 @@
 
 static const bot4_feed_grid SPOT = {2, 6, 1, 1}; /* tick 0.01, lot 0.000001 */
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static const char *const SAMPLE[] = {
     "1000 {\"lastUpdateId\":100,\"E\":7,\"bids\":[[\"61000.00\",\"1.5\"],[\"60999.99\",\"2\"]],\"asks\":[[\"61000.01\",\"0.25\"]]}",
@@ -256,11 +248,11 @@ static void test_decimal_paths_agree(long iterations)
     bot4_event ev[64];
     for (long it = 0; it < iterations; it++) {
         char text[32], line[256];
-        int n = (int)(rnd() % 22);
+        int n = (int)(check_rand() % 22);
         for (int i = 0; i < n; i++)
-            text[i] = rnd() % 40 ? digits[rnd() % (sizeof digits - 1)] : "a-+e x"[rnd() % 6];
+            text[i] = check_rand() % 40 ? digits[check_rand() % (sizeof digits - 1)] : "a-+e x"[check_rand() % 6];
         text[n] = 0;
-        bot4_feed_grid g = {0, (int32_t)(rnd() % 9), 1, (int64_t[]){1, 1, 2, 5, 25}[rnd() % 5]};
+        bot4_feed_grid g = {0, (int32_t)(check_rand() % 9), 1, (int64_t[]){1, 1, 2, 5, 25}[check_rand() % 5]};
         int64_t want = 0;
         int want_st = bot4_feed_decimal_steps(text, (size_t)n, g.qty_scale, g.lot_units, &want);
         for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
@@ -321,17 +313,17 @@ static void test_fuzz(long iterations)
     for (long it = 0; it < iterations; it++) {
         memcpy(m, base, len);
         size_t n = len;
-        int edits = 1 + (int)(rnd() % 3);
+        int edits = 1 + (int)(check_rand() % 3);
         for (int e = 0; e < edits; e++) {
-            size_t at = (size_t)(rnd() % (n ? n : 1));
-            switch (rnd() % 4) {
+            size_t at = (size_t)(check_rand() % (n ? n : 1));
+            switch (check_rand() % 4) {
             case 0: /* replace */
                 if (n)
-                    m[at] = rnd() % 2 ? alphabet[rnd() % (sizeof alphabet - 1)] : (char)rnd();
+                    m[at] = check_rand() % 2 ? alphabet[check_rand() % (sizeof alphabet - 1)] : (char)check_rand();
                 break;
             case 1: /* insert */
                 memmove(m + at + 1, m + at, n - at);
-                m[at] = alphabet[rnd() % (sizeof alphabet - 1)];
+                m[at] = alphabet[check_rand() % (sizeof alphabet - 1)];
                 n++;
                 break;
             case 2: /* delete */
@@ -384,6 +376,7 @@ static void test_fuzz(long iterations)
 int main(int argc, char **argv)
 {
     long iterations = argc > 1 ? atol(argv[1]) : 200000;
+    check_rng = 0x9E3779B97F4A7C15ULL;
     test_kinds();
     test_errors();
     test_depth_limit();

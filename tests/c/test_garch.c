@@ -9,14 +9,7 @@
 
 #include "check.h"
 
-static uint64_t rng_state = 88172645463325252ULL;
-static double uniform(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static double uniform(void) { return (double)(check_rand() >> 11) / 9007199254740992.0; }
 
 static void test_params(void)
 {

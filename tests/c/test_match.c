@@ -81,14 +81,6 @@ static void test_scenarios(void)
     bot4_match_destroy(m);
 }
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static void test_random(void)
 {
@@ -98,7 +90,7 @@ static void test_random(void)
     for (int i = 0; i < 200000 && !bad; i++) {
         bot4_match_op op;
         memset(&op, 0, sizeof op);
-        uint64_t r = next_rand();
+        uint64_t r = check_rand();
         int kind = (int)(r % 10);
         if (kind < 6) {
             op = limit(next_id++, (int)((r >> 8) & 1), 1000 + (int64_t)((r >> 16) % 40) - 20,

@@ -126,14 +126,6 @@ static void test_stop_and_amend(void)
     bot4_sv_free(&v);
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 static void test_random(void)
 {
@@ -141,7 +133,7 @@ static void test_random(void)
     snapshot(1000, 1000, 50, 1001, 50);
     int64_t ts = 1000;
     while (nev < 150000) {
-        uint64_t r = next_rand();
+        uint64_t r = check_rand();
         ts += 10;
         int side = (int)(r & 1);
         int64_t px = side == BOT4_SIDE_BID ? 1000 - (int64_t)((r >> 8) % 10)
@@ -165,7 +157,7 @@ static void test_random(void)
             for (int64_t k = 0; k < n_out; k++)
                 if (out[k].leaves < 0 || out[k].qty <= 0)
                     bad = 1;
-            uint64_t r = next_rand();
+            uint64_t r = check_rand();
             int side = (int)(r & 1);
             int64_t px = side == BOT4_SIDE_BID ? 995 + (int64_t)((r >> 8) % 6)
                                                : 1001 + (int64_t)((r >> 8) % 6);
@@ -194,6 +186,7 @@ static void test_random(void)
 
 int main(void)
 {
+    check_rng = 0x9E3779B97F4A7C15ULL;
     test_queue();
     test_take_fok_gtd();
     test_stop_and_amend();
