@@ -77,7 +77,6 @@ void bot4_features_reset(bot4_features *f)
     f->cur_i = 0;
     f->has_book = 0;
     f->msgs = 0; f->msg_head = 0;
-    memset(&f->run, 0, sizeof f->run);
     f->x_acc = 0; f->hit_bid = f->hit_ask = 0;
     f->bid_since = f->ask_since = 0;
     f->t_head = f->t_n = f->trades = 0; f->sv_sum = 0;
@@ -487,6 +486,14 @@ static int patch_levels(const bot4_book *b, bot4_features_levels *s, const bot4_
     return changed;
 }
 
+static const bot4_features_totals no_totals; /* before the first message: all zero */
+
+/* The totals after the newest message (all zero before the first). */
+static inline const bot4_features_totals *newest_totals(const bot4_features *f)
+{
+    return f->msgs ? &f->tot[f->msg_head > 0 ? f->msg_head - 1 : f->msg_cap - 1] : &no_totals;
+}
+
 /* lv[cur_i] is the new top after a book message at ts, lv[1 - cur_i] the one before (or,
  * when `same`, lv[cur_i] is both: the message left the top as it was, so every OFI term
  * is 0 and the compare is skipped): per-message terms, then one record of running totals. */
@@ -521,20 +528,21 @@ static void commit_message(bot4_features *f, int64_t ts, int same)
     const int new_ask = (c->ask_qty[0] > 0) & ((pv->ask_qty[0] == 0) | (pv->ask_px[0] != c->ask_px[0]));
     f->bid_since = new_bid ? ts : f->bid_since;
     f->ask_since = new_ask ? ts : f->ask_since;
-    /* Running totals (wrapping: see bot4_features_totals), written to f->run and the ring
-     * field by field: a struct copy of just-written fields would reload them with wider
-     * loads than the stores, which defeats store-to-load forwarding. */
-    bot4_features_totals *restrict t = &f->run, *restrict slot = &f->tot[f->msg_head];
-    for (int k = 0; k < L; k++) slot->ofi[k] = t->ofi[k] += (uint64_t)e[k];
-    slot->x = t->x += (uint64_t)x;
-    slot->y = t->y += (uint64_t)y;
-    slot->c = t->c += (uint64_t)cm;
-    slot->ts = t->ts = ts;
+    /* Running totals (wrapping: see bot4_features_totals): the newest record plus this
+     * message's terms, field by field (a struct copy of fields just written one by one
+     * would reload them with wider loads, which defeats store-to-load forwarding). */
+    const bot4_features_totals *restrict t = newest_totals(f);
+    bot4_features_totals *restrict slot = &f->tot[f->msg_head];
+    for (int k = 0; k < L; k++) slot->ofi[k] = t->ofi[k] + (uint64_t)e[k];
+    slot->x = t->x + (uint64_t)x;
+    slot->y = t->y + (uint64_t)y;
+    slot->c = t->c + (uint64_t)cm;
+    slot->ts = ts;
     unsigned __int128 xx = t->xx, xy = t->xy, yy = t->yy;
     if (x | y) { /* most messages have neither trades before them nor a mid change */
-        t->xx = xx += (unsigned __int128)((__int128)x * x);
-        t->xy = xy += (unsigned __int128)((__int128)x * y);
-        t->yy = yy += (unsigned __int128)((__int128)y * y);
+        xx += (unsigned __int128)((__int128)x * x);
+        xy += (unsigned __int128)((__int128)x * y);
+        yy += (unsigned __int128)((__int128)y * y);
     }
     slot->xx = xx; slot->xy = xy; slot->yy = yy;
     f->msg_head = f->msg_head + 1 == f->msg_cap ? 0 : f->msg_head + 1;
@@ -630,10 +638,9 @@ static const bot4_features_totals *totals_back(const bot4_features *f, int64_t b
     return &f->tot[j >= 0 ? j : j + f->msg_cap];
 }
 
-static const bot4_features_totals no_totals; /* before the first message: all zero */
 
 /* Totals just before the window of the last w messages (zero when it covers them all):
- * a window sum is f->run minus these. */
+ * a window sum is the newest totals minus these. */
 static const bot4_features_totals *window_start(const bot4_features *f, int64_t w)
 {
     return f->msgs > w ? totals_back(f, w) : &no_totals;
@@ -643,8 +650,9 @@ static const bot4_features_totals *window_start(const bot4_features *f, int64_t 
 static double window_rate(const bot4_features *f, int64_t w)
 {
     const int64_t have = f->msgs < w ? f->msgs : w;
-    const int64_t dt = max64(f->run.ts - totals_back(f, have - 1)->ts, MIN_DT_NS);
-    return (double)(int64_t)(f->run.c - window_start(f, w)->c) / (double)dt;
+    const bot4_features_totals *now = newest_totals(f);
+    const int64_t dt = max64(now->ts - totals_back(f, have - 1)->ts, MIN_DT_NS);
+    return (double)(int64_t)(now->c - window_start(f, w)->c) / (double)dt;
 }
 
 void bot4_features_vector(const bot4_features *f, double *out)
@@ -664,12 +672,12 @@ void bot4_features_vector(const bot4_features *f, double *out)
     else
         out[BOT4_F_MICRO_MOM] = nan;
     int64_t sb = 0, sa = 0;
-    const bot4_features_totals *ofi0 = window_start(f, f->p.ofi_window);
+    const bot4_features_totals *run = newest_totals(f), *ofi0 = window_start(f, f->p.ofi_window);
     for (int k = 0; k < L; k++) {
         const int64_t b = c->bid_qty[k], a = c->ask_qty[k];
         out[BOT4_F_IMB1 + k] = b + a > 0 ? (double)(b - a) / (double)(b + a) : 0.0;
         sb += b; sa += a;
-        out[BOT4_F_OFI1 + k] = (double)(int64_t)(f->run.ofi[k] - ofi0->ofi[k]);
+        out[BOT4_F_OFI1 + k] = (double)(int64_t)(run->ofi[k] - ofi0->ofi[k]);
     }
     out[BOT4_F_IMB_CUM] = sb + sa > 0 ? (double)(sb - sa) / (double)(sb + sa) : 0.0;
     /* VPIN: mean over the full buckets in the ring. */
@@ -690,12 +698,12 @@ void bot4_features_vector(const bot4_features *f, double *out)
     /* Kyle's lambda over the last min(msgs, window) messages. */
     const int64_t nk = f->msgs < f->p.kyle_window ? f->msgs : f->p.kyle_window;
     const bot4_features_totals *k0 = window_start(f, f->p.kyle_window);
-    const int64_t sx = (int64_t)(f->run.x - k0->x), sy = (int64_t)(f->run.y - k0->y);
-    const __int128 sxx = (__int128)(f->run.xx - k0->xx), sxy = (__int128)(f->run.xy - k0->xy);
+    const int64_t sx = (int64_t)(run->x - k0->x), sy = (int64_t)(run->y - k0->y);
+    const __int128 sxx = (__int128)(run->xx - k0->xx), sxy = (__int128)(run->xy - k0->xy);
     const __int128 den = (__int128)nk * sxx - (__int128)sx * sx;
     const __int128 num = (__int128)nk * sxy - (__int128)sx * sy;
     out[BOT4_F_KYLE] = den != 0 ? 0.5 * ((double)num / (double)den) : nan;
-    const __int128 syy = (__int128)(f->run.yy - window_start(f, f->p.rv_window)->yy);
+    const __int128 syy = (__int128)(run->yy - window_start(f, f->p.rv_window)->yy);
     out[BOT4_F_RV] = two ? 0.5 * sqrt((double)syy) / mid : nan;
     /* Tape over the last t_n trades. */
     double rate_den = 0.0;

@@ -147,7 +147,6 @@ typedef struct bot4_features {
     /* totals after each of the last msg_cap messages (ring; msg_cap = max window + 1) */
     int64_t msg_cap, msg_head;    /* head = slot of the next message */
     bot4_features_totals *tot;
-    bot4_features_totals run;     /* totals after the newest message */
     int64_t x_acc;                /* signed volume since the last message */
     int64_t hit_bid, hit_ask;     /* volume traded at the current touch since the last message */
     int64_t bid_since, ask_since;
