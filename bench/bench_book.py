@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from bench.conftest import median_seconds
-from bot.data import events as E
+from engine import events as E
 from bot.data.binance import load_events
 from engine.book import BBO_DTYPE, Book
 

@@ -28,7 +28,7 @@ import pytest
 
 from bench.conftest import alternating_medians
 from bot.data.binance import load_events
-from bot.features.layout import FeatureParams
+from engine.feature_layout import FeatureParams
 from engine.features import compute
 from engine.synth import generate
 
@@ -44,7 +44,7 @@ def data(request, shared_data):
         ev, _ = load_events([shared_data / "binance/spot/btcusdt_20240808.gz",
                              shared_data / "binance/spot/btcusdt_20240809.gz"])
         return "spot", ev, FeatureParams(vpin_bucket=500_000)
-    ev, _ = generate(300_000, seed=1, regime="sideways")
+    ev = generate(300_000, seed=1, regime="sideways")
     return "synth", ev, FeatureParams(vpin_bucket=5_000)
 
 

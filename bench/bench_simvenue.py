@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.conftest import median_seconds
-from bot.data import events as E
+from engine import events as E
 from engine import simvenue as S
 
 N_REF = 40_000

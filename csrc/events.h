@@ -1,7 +1,7 @@
 /* events.h - the columnar market-event row shared by every reader and the engine.
  *
  * One row is one price level, one trade, or one side of an L1 quote, 64 bytes (one cache
- * line), laid out exactly like bot.data.events.EVENT_DTYPE so a numpy structured array
+ * line), laid out exactly like engine.events.EVENT_DTYPE so a numpy structured array
  * is passed to C without a copy. Rows of one exchange message (a snapshot, a depth diff,
  * a bookTicker) are contiguous; the first carries BOT4_EVF_BEGIN and the last
  * BOT4_EVF_END. A message with no levels is one row with side BOT4_SIDE_NONE, so its

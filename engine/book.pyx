@@ -3,13 +3,13 @@
 
 Representation and costs: see csrc/book.h (dense window + occupancy bitmap around the
 touch, sorted overflow for far-away levels). Sides are ``SIDE_BID = 0`` and
-``SIDE_ASK = 1`` (bot.data.events).
+``SIDE_ASK = 1`` (engine.events).
 
 Everything entering here is checked before the book is touched; a bad argument raises
 ``ValueError``/``TypeError`` naming the field, row and value and leaves the book as it
 was. The C below trusts what passes.
 
-Batch input is a 1-D C-contiguous array of exactly ``bot.data.events.EVENT_DTYPE``:
+Batch input is a 1-D C-contiguous array of exactly ``engine.events.EVENT_DTYPE``:
   * rows must be in non-decreasing ``ts_local`` (an unsorted batch is rejected);
   * snapshot and diff messages are runs of rows framed by EVF_BEGIN .. EVF_END sharing
     their sequence ids; a batch holds whole messages (a message never spans two batches);
@@ -32,7 +32,27 @@ from libc.stdint cimport int64_t, uint64_t
 
 from engine.book cimport *
 
-from bot.data.events import EVENT_DTYPE
+from engine.events import EVENT_DTYPE
+
+
+cdef _check_event_layout():
+    """engine.events.EVENT_DTYPE must be csrc/events.h's bot4_event, field for field."""
+    cdef bot4_event e
+    cdef char *base = <char *>&e
+    c_offsets = {"ts_exch": <char *>&e.ts_exch - base, "ts_local": <char *>&e.ts_local - base,
+                 "price": <char *>&e.price - base, "qty": <char *>&e.qty - base,
+                 "seq_first": <char *>&e.seq_first - base, "seq_last": <char *>&e.seq_last - base,
+                 "seq_prev": <char *>&e.seq_prev - base, "kind": <char *>&e.kind - base,
+                 "side": <char *>&e.side - base, "flags": <char *>&e.flags - base,
+                 "reserved": <char *>&e.reserved - base}
+    py_offsets = {name: EVENT_DTYPE.fields[name][1] for name in EVENT_DTYPE.names}
+    if sizeof(bot4_event) != EVENT_DTYPE.itemsize or c_offsets != py_offsets:
+        raise ImportError(f"engine.events.EVENT_DTYPE ({EVENT_DTYPE.itemsize} bytes, {py_offsets}) "
+                          f"differs from csrc/events.h bot4_event ({sizeof(bot4_event)} bytes, "
+                          f"{c_offsets}): rebuild the engine")
+
+
+_check_event_layout()
 
 cdef extern from "clock.h":
     int64_t bot4_now_ns() nogil
@@ -296,7 +316,7 @@ cdef class Book:
         if not isinstance(events, np.ndarray):
             raise TypeError(f"events must be a numpy array of EVENT_DTYPE, got {type(events).__name__}")
         if events.dtype != EVENT_DTYPE:
-            raise TypeError(f"events dtype must be bot.data.events.EVENT_DTYPE, got {events.dtype}")
+            raise TypeError(f"events dtype must be engine.events.EVENT_DTYPE, got {events.dtype}")
         if events.ndim != 1:
             raise ValueError(f"events must be 1-D, got shape {events.shape}")
         if not events.flags.c_contiguous:
@@ -531,7 +551,7 @@ def perf_stages(int samples):
             t1 = bot4_now_ns()
             lu[i] = (t1 - t0) / 64.0
     # apply_batch: a continuous spot-style diff stream of 16 messages x 8 levels per batch
-    from bot.data.events import EV_UPDATE, EVF_BEGIN, EVF_END, empty
+    from engine.events import EV_UPDATE, EVF_BEGIN, EVF_END, empty
     cdef int64_t msgs = 16, per = 8, rows = msgs * per
     cdef int64_t nbatches = 256
     ev = empty(rows * nbatches)

@@ -1,5 +1,5 @@
 # The event row of csrc/events.h, declared once for every engine module that reads or
-# writes event arrays (bot.data.events.EVENT_DTYPE is the same layout on the numpy side).
+# writes event arrays (engine.events.EVENT_DTYPE is the same layout on the numpy side).
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t
 
 

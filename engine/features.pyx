@@ -1,6 +1,6 @@
 # distutils: sources = csrc/micro_features.c csrc/book.c csrc/simd.c
 """Streaming microstructure features over csrc/micro_features.c (formulas and sources in
-that header; names and units in bot.features.layout).
+that header; names and units in engine.feature_layout).
 
 Two drivers over one C implementation:
 
@@ -21,8 +21,8 @@ from engine.book cimport (
     bot4_book_free, bot4_book_init, bot4_book_validate_batch, bot4_book_verr, bot4_event,
 )
 
-from bot.data.events import EVENT_DTYPE
-from bot.features.layout import LEVELS, N_FEATURES, NAMES, FeatureParams
+from engine.events import EVENT_DTYPE
+from engine.feature_layout import LEVELS, N_FEATURES, NAMES, FeatureParams
 
 cnp.import_array()
 
@@ -36,7 +36,7 @@ if bot4_features_dispatch_init(_simd.LEVEL) != BOT4_FEATURES_OK:
 
 if BOT4_F_N != N_FEATURES or BOT4_FEATURES_LEVELS != LEVELS:
     raise ImportError(f"csrc/micro_features.h has {BOT4_F_N} features/{BOT4_FEATURES_LEVELS} levels, "
-                      f"bot.features.layout {N_FEATURES}/{LEVELS}: rebuild engine.features")
+                      f"engine.feature_layout {N_FEATURES}/{LEVELS}: rebuild engine.features")
 
 # Top levels after each book message (mirrors bot4_features_levels).
 LEVELS_DTYPE = np.dtype([("ts", "<i8"), ("bid_px", "<i8", (LEVELS,)), ("bid_qty", "<i8", (LEVELS,)),
@@ -290,7 +290,7 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     Samples after the row closing a message (or a trade) once `every` rows have passed, or
     `interval_ns` has elapsed (ts_local), since the last sample; give exactly one of them.
     Returns a dict: ``row`` (int64, the row sampled after), ``ts`` (its ts_local),
-    ``values`` (float64 [samples, N_FEATURES], columns in bot.features.layout.NAMES order)
+    ``values`` (float64 [samples, N_FEATURES], columns in engine.feature_layout.NAMES order)
     and, with trace=True, ``levels`` (LEVELS_DTYPE, top levels after every book message).
 
     With ``levels`` (LEVELS_DTYPE, one row per book message, e.g. a previous trace or a
@@ -385,7 +385,7 @@ def perf_stages(int samples):
     the rows in it; `samples` such batches are timed in stream order."""
     from engine.synth import generate
     cdef int64_t target = 64
-    ev, _inst = generate(samples * target + 4096, seed=1, regime="sideways")
+    ev = generate(samples * target + 4096, seed=1, regime="sideways")
     ev = validate(ev)
     k, fl = ev["kind"], ev["flags"]
     bounds = np.flatnonzero(((k <= 2) & ((fl & 2) != 0)) | (k == 3) | ((k == 4) & ((fl & 2) != 0)))

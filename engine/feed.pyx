@@ -15,7 +15,7 @@ cimport numpy as cnp
 from libc.stdint cimport int32_t, int64_t
 from libc.string cimport strlen
 
-from bot.data.events import EVENT_DTYPE
+from engine.events import EVENT_DTYPE
 
 
 cnp.import_array()

@@ -19,7 +19,7 @@ from engine.book cimport (
 )
 from engine.simvenue cimport *
 
-from bot.data.events import EVENT_DTYPE
+from engine.events import EVENT_DTYPE
 
 cnp.import_array()
 
@@ -73,7 +73,7 @@ cdef class VenueCore:
                   double queue_power=2.0, int64_t window=BOT4_BOOK_WINDOW_DEFAULT):
         self.ready = False
         if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE or events.ndim != 1:
-            raise ValueError("events must be a 1-D numpy array of bot.data.events.EVENT_DTYPE")
+            raise ValueError("events must be a 1-D numpy array of engine.events.EVENT_DTYPE")
         events = np.ascontiguousarray(events)
         qm = _choice(QUEUE_MODELS, "queue_model", queue_model)
         if max_orders < 1:
@@ -259,14 +259,14 @@ cdef class VenueCore:
 def perf_stages(int samples, events=None):
     """Latency of the venue's replay loop for `bot4 perf-manifest`.
 
-    "simvenue.event": one sample replays a slice of 4,096 event rows (bot.sim.eventbuild's
-    replay workload unless `events` is given) with two resting orders of ours tracked at the touch, timed with
+    "simvenue.event": one sample replays a slice of 4,096 event rows (a seeded synthetic
+    market, engine.synth, unless `events` is given) with two resting orders of ours tracked at the touch, timed with
     bot4_now_ns and divided by the rows in the slice."""
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     if events is None:
-        from bot.sim.eventbuild import replay_workload
-        events = replay_workload(60_000, seed=3)
+        from engine.synth import generate
+        events = generate(60_000, seed=3)
     core = VenueCore(events)
     lat = np.zeros(samples)
     cdef int64_t t0, t1, n_out

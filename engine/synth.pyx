@@ -3,16 +3,13 @@
 csrc/synth.h): the embedded default data source, so the engine runs with no data at hand.
 """
 
-from decimal import Decimal
-
 import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint64_t
 
 from engine.book cimport bot4_event
 
-from bot.data.events import EVENT_DTYPE
-from bot.data.instruments import Instrument
+from engine.events import EVENT_DTYPE
 
 cnp.import_array()
 
@@ -24,12 +21,14 @@ REGIMES = {"bull": BOT4_SYNTH_BULL, "bear": BOT4_SYNTH_BEAR, "sideways": BOT4_SY
 MIN_EVENTS = 2 * BOT4_SYNTH_SNAPSHOT_LEVELS
 MAX_EVENTS = 1 << 31
 
-# The synthetic instrument: BTC-like tick and lot; the stream starts at 30000.00.
-INSTRUMENT = Instrument("synthetic", "SYNTH-USD", Decimal("0.01"), Decimal("0.001"), Decimal("5"))
+# The synthetic instrument's spec (decimal text; bot.data.synthetic makes it an Instrument):
+# BTC-like tick and lot; the stream starts at 30000.00.
+SPEC = {"venue": "synthetic", "symbol": "SYNTH-USD", "tick_size": "0.01", "lot_size": "0.001",
+        "min_notional": "5"}
 
 
 def generate(n_events, seed=0, regime="sideways"):
-    """``(events, instrument)``: exactly `n_events` EVENT_DTYPE rows (a snapshot, then level
+    """Exactly `n_events` EVENT_DTYPE rows (a snapshot, then level
     diffs and trades) from `seed` (0 <= seed < 2^64) in `regime` (bull|bear|sideways|crisis).
     Same arguments, same rows, on any machine."""
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)):
@@ -54,7 +53,7 @@ def generate(n_events, seed=0, regime="sideways"):
         bot4_synth_free(&g)
     if rc != BOT4_SYNTH_OK:
         raise MemoryError(f"bot4_synth_generate failed ({rc})")
-    return ev, INSTRUMENT
+    return ev
 
 
 def prng(seed, int n):

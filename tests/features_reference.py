@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from bot.features.layout import INDEX, LEVELS, N_FEATURES, FeatureParams
+from engine.feature_layout import INDEX, LEVELS, N_FEATURES, FeatureParams
 
 MIN_DT_NS = 1000
 EV_TRADE, SIDE_BID, SIDE_ASK, EVF_END = 3, 0, 1, 2

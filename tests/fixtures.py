@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store.testing import StoreTarget
+from store_target import StoreTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("BOT4_SHARED_DATA", ROOT.parent / "shared" / "data"))

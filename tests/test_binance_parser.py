@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.data import binance
-from bot.data import events as ev
+from engine import events as ev
 from bot.data.instruments import Instrument, lookup
 
 SPOT = lookup("binance-spot", "BTCUSDT")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bot.data import events as E
+from engine import events as E
 from engine.book import BBO_DTYPE, PRICE_MAX, STATS_FIELDS, Book, perf_stages
 
 BID, ASK, NONE = E.SIDE_BID, E.SIDE_ASK, E.SIDE_NONE

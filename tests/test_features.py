@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.data import events as E
-from bot.features.layout import INDEX, LEVELS, N_FEATURES, NAMES, FeatureParams
+from engine import events as E
+from engine.feature_layout import INDEX, LEVELS, N_FEATURES, NAMES, FeatureParams
 from engine.book import Book
 from engine.features import FeatureInputError, Features, compute
 from engine.synth import generate
@@ -72,7 +72,7 @@ def _levels_as_lists(lv):
 
 @pytest.mark.parametrize("regime", ["sideways", "crisis"])
 def test_every_feature_matches_numpy_reference_on_synthetic(regime):
-    ev, _ = generate(60_000, seed=11, regime=regime)
+    ev = generate(60_000, seed=11, regime=regime)
     p = FeatureParams(vpin_bucket=3000, ofi_window=50, kyle_window=80, rv_window=60,
                       cancel_short=10, cancel_long=120, trade_window=32, bvc_window=50,
                       vpin_buckets=20, momentum_lag=5)
@@ -87,7 +87,7 @@ def test_every_feature_matches_numpy_reference_on_synthetic(regime):
 
 
 def test_level_trace_matches_python_book_on_synthetic():
-    ev, _ = generate(20_000, seed=5, regime="bull")
+    ev = generate(20_000, seed=5, regime="bull")
     r = compute(ev, every=1000, trace=True)
     want = python_book_trace(ev)
     assert len(want) == len(r["levels"])
@@ -142,7 +142,7 @@ def _message_bounds(ev):
 def test_streaming_equals_batch_and_reference(seed, regime, every, w, chunk_seed):
     """Random generator streams and small windows (rings wrap many times): the batch driver
     equals the numpy reference, and a live driver fed in random chunks equals the batch."""
-    ev, _ = generate(4000, seed=seed, regime=regime)
+    ev = generate(4000, seed=seed, regime=regime)
     p = FeatureParams(ofi_window=w, kyle_window=w + 1, rv_window=2 * w, cancel_short=max(1, w // 2),
                       cancel_long=w + 3, trade_window=w, bvc_window=w + 2, vpin_bucket=200 + 37 * w,
                       vpin_buckets=1 + w % 7, momentum_lag=1 + w % 5)
@@ -167,7 +167,7 @@ def test_streaming_equals_batch_and_reference(seed, regime, every, w, chunk_seed
 
 def test_update_after_each_message_equals_batch():
     """The per-message live path: the caller's book applies one message, then update()."""
-    ev, _ = generate(3000, seed=9, regime="crisis")
+    ev = generate(3000, seed=9, regime="crisis")
     r = compute(ev, every=7)
     rows = set(r["row"].tolist())
     book, feats = Book(), Features()
@@ -188,7 +188,7 @@ def test_given_levels_equal_the_book_driven_run(source, request):
     """compute(levels=trace) keeps no book and reads each message's state from the trace:
     every feature equals the book-driven run bit for bit."""
     if source == "synthetic":
-        ev, _ = generate(40_000, seed=21, regime="crisis")
+        ev = generate(40_000, seed=21, regime="crisis")
     else:
         ev, _ = request.getfixturevalue("spot_events")
     r = compute(ev, every=31, trace=True)
@@ -201,7 +201,7 @@ def test_live_partial_depth_feed_equals_batch_on_given_levels():
     """A live driver with no book: trades through update(None, rows), each book message's
     top levels through update_levels; sampled where the batch sampled, it gives the same
     vectors as compute(levels=...)."""
-    ev, _ = generate(20_000, seed=12, regime="bull")
+    ev = generate(20_000, seed=12, regime="bull")
     trace = compute(ev, every=1000, trace=True)["levels"]
     r = compute(ev, every=13, levels=trace)
     rows = set(r["row"].tolist())
@@ -237,7 +237,7 @@ def test_live_partial_depth_feed_equals_batch_on_given_levels():
 
 
 def test_given_levels_are_checked():
-    ev, _ = generate(2000, seed=2)
+    ev = generate(2000, seed=2)
     lv = compute(ev, every=100, trace=True)["levels"]
     with pytest.raises(FeatureInputError, match=f"levels has {len(lv) - 1} rows for {len(lv)} book messages"):
         compute(ev, every=100, levels=lv[:-1])
@@ -262,7 +262,7 @@ def test_given_levels_are_checked():
 
 
 def test_interval_sampling_spacing():
-    ev, _ = generate(50_000, seed=3)
+    ev = generate(50_000, seed=3)
     r = compute(ev, interval_ns=100_000_000)
     gaps = np.diff(r["ts"])
     assert len(r["ts"]) > 10 and (gaps >= 100_000_000).all()
@@ -311,7 +311,7 @@ def test_hand_computed_small_book():
 
 
 def test_bad_input_is_rejected_with_row_and_field():
-    ev, _ = generate(1000, seed=1)
+    ev = generate(1000, seed=1)
     with pytest.raises(FeatureInputError, match="EVENT_DTYPE"):
         compute(np.zeros(10), every=1)
     bad = ev.copy()
@@ -387,7 +387,7 @@ def test_features_identical_under_each_simd_level(level):
     if not simd.supported(level):
         pytest.skip(f"{level} not supported on this CPU")
     code = ("import hashlib, numpy as np; from engine.synth import generate; from engine.features import compute;"
-            "ev,_=generate(20000, seed=3, regime='crisis'); v=compute(ev, every=7)['values'];"
+            "ev=generate(20000, seed=3, regime='crisis'); v=compute(ev, every=7)['values'];"
             "print(hashlib.sha256(np.nan_to_num(v, nan=-1.0, posinf=-2.0).tobytes()).hexdigest())")
     import os
     digests = set()

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.data import binance
-from bot.data import events as ev
+from engine import events as ev
 from bot.data.instruments import Instrument, decimal_text_units, lookup
 from engine import feed
 

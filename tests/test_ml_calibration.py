@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from bot.features.layout import INDEX, N_FEATURES
+from engine.feature_layout import INDEX, N_FEATURES
 from bot.ml.calibration import (IsotonicMap, RegimeCalibrator, brier, expected_calibration_error,
                                 reliability_table)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.features.layout import INDEX, N_FEATURES
+from engine.feature_layout import INDEX, N_FEATURES
 from bot.ml.dataset import (Dataset, build_dataset, concat, rolling_vol, sign_labels, synthetic_dataset,
                             triple_barrier_labels)
 

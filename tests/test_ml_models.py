@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bot.features.layout import INDEX, N_FEATURES
+from engine.feature_layout import INDEX, N_FEATURES
 from bot.ml.models import (LgbmModel, LogisticModel, StackingEnsemble, make_model, model_from_dict)
 
 

@@ -19,7 +19,7 @@ def _run(args):
 def test_train_synthetic_prints_folds_and_writes_files(tmp_path):
     import lightgbm as lgb
 
-    from bot.features.layout import LAYOUT_VERSION
+    from engine.feature_layout import LAYOUT_VERSION
     from bot.ml.dataset import synthetic_dataset
     from bot.ml.train import load_bundle
 
@@ -106,11 +106,10 @@ def test_train_registers_the_onnx_model_the_registry_serves(tmp_path):
 
 
 def test_train_on_a_features_parquet(tmp_path):
-    from engine.synth import generate
-
+    from bot.data.synthetic import synthetic_market
     from bot.features.compute import write_feature_series
 
-    ev, inst = generate(60_000, seed=5)
+    ev, inst = synthetic_market(60_000, seed=5)
     path = tmp_path / "f.parquet"
     write_feature_series(path, ev, inst, interval_ns=100_000_000)
     r = _run([str(path), "--out", str(tmp_path / "m"), "--rounds", "10", "--folds", "3", "--no-register"])

@@ -239,7 +239,7 @@ def test_perf_stages_shape():
 def test_regime_calibrator_in_graph():
     """bot.ml.calibration.RegimeCalibrator (isotonic per realized-vol tercile + global) as
     ONNX: same regimes and maps as the native transform on the same float32 rows."""
-    from bot.features.layout import INDEX, N_FEATURES as LAYOUT_WIDTH
+    from engine.feature_layout import INDEX, N_FEATURES as LAYOUT_WIDTH
     from bot.ml.calibration import REGIME_FEATURE, RegimeCalibrator
 
     rng = np.random.default_rng(11)

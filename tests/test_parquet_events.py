@@ -12,20 +12,21 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.data import events as E
+from engine import events as E
 from bot.data.instruments import Instrument
 from bot.data.parquet import EventFileError, is_event_file, read_events, read_metadata, write_events
 from bot.features.compute import parse_interval, read_feature_series
-from bot.features.layout import LAYOUT_VERSION, NAMES
+from engine.feature_layout import LAYOUT_VERSION, NAMES
 from engine.book import Book
 from engine.features import compute
+from bot.data.synthetic import synthetic_market
 from engine.synth import generate
 
 INST = Instrument("venue-x", "ABC-USD", Decimal("0.05"), Decimal("0.0001"), Decimal("10"))
 
 
 def test_round_trip_is_exact(tmp_path):
-    ev, _ = generate(20_000, seed=8, regime="crisis")
+    ev = generate(20_000, seed=8, regime="crisis")
     ev["reserved"][5] = 77  # every field survives, even the reserved one
     p = tmp_path / "e.parquet"
     write_events(p, ev, INST, source="unit test")
@@ -57,7 +58,7 @@ def test_bad_files_are_named(tmp_path):
     with pytest.raises(EventFileError, match=r"t\.parquet"):
         read_events(text)
     # a column of the wrong type
-    ev, _ = generate(100, seed=1)
+    ev = generate(100, seed=1)
     p = tmp_path / "wrong.parquet"
     write_events(p, ev, INST)
     t = pq.read_table(p)
@@ -73,7 +74,7 @@ def test_cli_synth_info_features(tmp_path):
     res = r.invoke(main, ["data", "synth", "--events", "30000", "--seed", "5", "--regime", "bear", "--out", str(out)])
     assert res.exit_code == 0, res.output
     ev, inst = read_events(out)
-    want, _ = generate(30_000, seed=5, regime="bear")
+    want = generate(30_000, seed=5, regime="bear")
     assert np.array_equal(ev, want) and inst.venue == "synthetic"
     res = r.invoke(main, ["data", "info", str(out), "--json"])
     assert res.exit_code == 0, res.output
@@ -88,7 +89,7 @@ def test_cli_synth_info_features(tmp_path):
     cols, meta = read_feature_series(feats)
     assert meta["layout"]["version"] == LAYOUT_VERSION and meta["layout"]["names"] == list(NAMES)
     assert meta["params"]["vpin_bucket"] == 500 and meta["sampling"]["every"] == 50
-    from bot.features.layout import FeatureParams
+    from engine.feature_layout import FeatureParams
     direct = compute(want, FeatureParams(vpin_bucket=500), every=50)
     assert np.array_equal(cols["row"], direct["row"])
     got = np.column_stack([cols[n] for n in NAMES])

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.data import events as ev
+from engine import events as ev
 from bot.data.replay import check_bbo, quotes_of, replay
 
 

@@ -35,9 +35,9 @@ CONFIG = {"seed": 3, "events": N_EVENTS, "regime": "sideways"}
 
 @pytest.fixture(scope="module")
 def market():
-    from engine.synth import generate
+    from bot.data.synthetic import synthetic_market
 
-    return generate(N_EVENTS, seed=3, regime="sideways")
+    return synthetic_market(N_EVENTS, seed=3, regime="sideways")
 
 
 def run(market, store=None, run_id="r1", on_told=None, **kw):

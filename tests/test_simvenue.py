@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.data import events as E
+from engine import events as E
 from bot.data.instruments import Instrument
-from bot.sim.eventbuild import EventBuilder
+from eventbuild import EventBuilder
 from bot.sim.venue import FeeSchedule, FeeTier, Impact, Latency, SimVenue, VenueConfig
 from engine import simvenue as S
 

@@ -4,10 +4,10 @@ positions and money exact."""
 
 from decimal import Decimal
 
-from bot.data import events as E
+from engine import events as E
 from bot.data.instruments import Instrument
 from bot.oms import OrderManager, OrderState
-from bot.sim.eventbuild import EventBuilder
+from eventbuild import EventBuilder
 from bot.sim.runner import apply_report, send_requests
 from bot.sim.venue import Latency, SimVenue, VenueConfig
 

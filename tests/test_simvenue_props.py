@@ -17,8 +17,8 @@ from bot.sim.venue import Latency, SimVenue, VenueConfig
 
 @pytest.fixture(scope="module")
 def synth():
-    from engine.synth import generate
-    return generate(20_000, seed=11)
+    from bot.data.synthetic import synthetic_market
+    return synthetic_market(20_000, seed=11)
 
 
 action = st.tuples(

@@ -19,7 +19,7 @@ from bot.store.records import (
     ModelRecord, OrderEvent, OrderState, PerfFeedback, QEntry, Run, decode, encode, encode_many,
 )
 from bot.store.recovery import check
-from bot.store.testing import StoreTarget
+from store_target import StoreTarget
 
 LATEST = 3
 
@@ -101,7 +101,7 @@ def test_journal_batch_is_atomic_and_validated(store):
 
 def test_encode_decode_and_field_errors():
     from bot.store.records import _encode_checked
-    from bot.store.session_drill import session_events
+    from session_drill import session_events
 
     for r in [*_journal(), *session_events(6, 500)]:
         assert encode(r) == _encode_checked(r)  # the fast path packs exactly what the checked one does
@@ -276,7 +276,7 @@ def test_concurrent_migrators(target):
 def test_concurrent_writers_same_and_different_runs(target):
     """Four threads, each with its own store: two replay overlapping slices of one run's
     journal, two write their own runs. Every record lands exactly once."""
-    from bot.store.session_drill import session_events
+    from session_drill import session_events
 
     events = list(session_events(3, 1200))
     arr = encode_many(events)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.store.records import Fill, OrderState
-from bot.store.session_drill import prepare, session_events
+from session_drill import prepare, session_events
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from bot.store import JournalError, StoreConnectionError, StoreError
 from bot.store.journal import Journal
 from bot.store.records import BUY, FEE_SCALE, OrderEvent, encode_many
 from bot.store.recovery import check, recover
-from bot.store.session_drill import INSTRUMENTS, START_BALANCES, prepare, session_events
-from bot.store.testing import StoreTarget
+from session_drill import INSTRUMENTS, START_BALANCES, prepare, session_events
+from store_target import StoreTarget
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -256,7 +256,7 @@ def _run_drill(target, run_id, kill_after_s):
     """Start the drill, kill it with SIGKILL `kill_after_s` after it reports `start`; return
     (highest watermark it reported, whether it finished)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.store.session_drill", *target.cli_args(), "--run", run_id, "--seed", str(SEED),
+        [sys.executable, str(Path(__file__).with_name("session_drill.py")), *target.cli_args(), "--run", run_id, "--seed", str(SEED),
          "--events", "200000", "--rate", "2500", "--batch-size", "16", "--replay-overlap", "40"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     lines: list[str] = []

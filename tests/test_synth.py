@@ -7,9 +7,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from bot.data import events as E
+from engine import events as E
 from engine.book import BBO_DTYPE, Book
-from engine.synth import INSTRUMENT, MIN_EVENTS, generate, prng
+from engine.synth import MIN_EVENTS, generate, prng
 
 # sha256 of generate(100_000, seed=42, regime) rows: the stream must not change across
 # machines or builds (a deliberate change to the generator updates these).
@@ -60,13 +60,12 @@ def test_prng_is_xoshiro256starstar_seeded_by_splitmix64(seed):
 
 @pytest.mark.parametrize("regime", sorted(GOLDEN))
 def test_same_seed_same_stream_golden(regime):
-    ev, inst = generate(100_000, seed=42, regime=regime)
+    ev = generate(100_000, seed=42, regime=regime)
     assert hashlib.sha256(ev.tobytes()).hexdigest() == GOLDEN[regime]
-    again, _ = generate(100_000, seed=42, regime=regime)
+    again = generate(100_000, seed=42, regime=regime)
     assert np.array_equal(ev, again)
-    other, _ = generate(100_000, seed=43, regime=regime)
+    other = generate(100_000, seed=43, regime=regime)
     assert not np.array_equal(ev, other)
-    assert inst == INSTRUMENT
 
 
 def _replay(ev):
@@ -79,7 +78,7 @@ def _replay(ev):
 
 @pytest.mark.parametrize("regime", ["bull", "bear", "sideways", "crisis"])
 def test_stream_replays_through_the_book_without_gaps_or_crossing(regime):
-    ev, _ = generate(300_000, seed=7, regime=regime)
+    ev = generate(300_000, seed=7, regime=regime)
     assert len(ev) == 300_000
     stats, bbo = _replay(ev)
     assert stats["gaps"] == 0 and stats["crossed"] == 0 and stats["diffs_stale"] == 0
@@ -94,7 +93,7 @@ def test_trades_take_the_levels_the_book_shows():
     """Replayed through a plain-Python book: every trade is at the touch or behind it on
     the side it takes, for no more than the level holds, and the diff that follows takes
     exactly the traded lots off each level."""
-    ev, _ = generate(40_000, seed=12, regime="crisis")
+    ev = generate(40_000, seed=12, regime="crisis")
     book = [{}, {}]
     i = 0
     n = len(ev)
@@ -146,7 +145,7 @@ def _acf(x, lag):
 @pytest.mark.parametrize("regime", ["bull", "bear", "sideways", "crisis"])
 def test_stylized_facts(regime):
     """Heavy tails, volatility clustering and a mostly one-tick spread (fixed seed)."""
-    ev, _ = generate(1_000_000, seed=2024, regime=regime)
+    ev = generate(1_000_000, seed=2024, regime=regime)
     r, bbo = _mid_returns(ev)
     assert len(r) > 3000
     z = r - r.mean()
@@ -168,7 +167,7 @@ def test_regimes_drift_and_crisis_is_wider():
     ends = {}
     spreads = {}
     for regime in ("bull", "bear", "sideways", "crisis"):
-        ev, _ = generate(600_000, seed=99, regime=regime)
+        ev = generate(600_000, seed=99, regime=regime)
         _, bbo = _replay(ev)
         ends[regime] = (bbo["bid_price"][-1] + bbo["ask_price"][-1]) / 2 - 3_000_000.5
         spreads[regime] = float(np.mean(bbo["ask_price"] - bbo["bid_price"]))
@@ -187,5 +186,5 @@ def test_arguments_are_checked():
         generate(1000, seed=-1)
     with pytest.raises(ValueError, match="seed"):
         generate(1000, seed=2**64)
-    ev, _ = generate(MIN_EVENTS, seed=1)
+    ev = generate(MIN_EVENTS, seed=1)
     assert len(ev) == MIN_EVENTS and (ev["kind"] == E.EV_SNAPSHOT).all()

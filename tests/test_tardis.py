@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.data import events as E
+from engine import events as E
 from bot.data.instruments import Instrument
 from bot.data.tardis import TardisFormatError, detect_kind, infer_instrument, is_tardis_csv, load_events
 from engine.book import Book

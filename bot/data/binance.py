@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from bot.data import events as ev
+from engine import events as ev
 from bot.data.instruments import Instrument, InstrumentError, decimal_text_units, lookup
 
 PARSER_VERSION = 2

@@ -70,7 +70,7 @@ def event_info(ev, inst) -> dict:
     """Span, counts per kind, sequence gaps (the book's Binance rules), time gaps, precision."""
     import numpy as np
 
-    from bot.data import events as E
+    from engine import events as E
     from engine.book import Book
 
     out = {"rows": int(len(ev)),
@@ -180,10 +180,10 @@ def synth_cmd(n_events, seed, regime, out):
     import time
 
     from bot.data import parquet
-    from engine.synth import generate
+    from bot.data.synthetic import synthetic_market
 
     t0 = time.perf_counter()
-    ev, inst = generate(n_events, seed=seed, regime=regime)
+    ev, inst = synthetic_market(n_events, seed=seed, regime=regime)
     dt = time.perf_counter() - t0
     parquet.write_events(out, ev, inst, source=f"synth seed={seed} regime={regime} events={n_events}")
     click.echo(f"{out}: {len(ev)} events ({regime}, seed {seed}), generated at {len(ev) / dt / 1e6:.2f} M events/s")
@@ -197,7 +197,7 @@ def synth_cmd(n_events, seed, regime, out):
 @click.option("--vpin-bucket", type=click.IntRange(min=1),
               help="VPIN bucket volume in lots (default: total traded lots / 500).")
 def features_cmd(paths, out, every, interval, vpin_bucket):
-    """Write the time series of every microstructure feature (layout bot.features.layout)."""
+    """Write the time series of every microstructure feature (layout engine.feature_layout)."""
     from bot.features.compute import parse_interval, write_feature_series
 
     if (every is None) == (interval is None):

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bot.data.events import EVENT_DTYPE
+from engine.events import EVENT_DTYPE
 from bot.data.instruments import Instrument
 
 FORMAT = "events/1"

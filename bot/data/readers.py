@@ -51,7 +51,7 @@ def load(paths, cache_dir: str | os.PathLike | None = None) -> tuple:
     Binance recordings as .npy so a second load does not re-parse.
     """
     from bot.data import parquet, tardis
-    from bot.data.events import EVENT_DTYPE
+    from engine.events import EVENT_DTYPE
 
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
     if not paths:

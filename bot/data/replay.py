@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.data import events as ev
+from engine import events as ev
 from bot.data.binance import ParseStats
 from bot.data.binance import load_events as load_binance
 from bot.data.readers import detect_format, load_events

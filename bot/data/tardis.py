@@ -34,7 +34,7 @@ import math
 import os
 from decimal import Decimal
 
-from bot.data import events as E
+from engine import events as E
 from bot.data.instruments import Instrument
 
 L2_HEADER = ["exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount"]

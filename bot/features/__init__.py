@@ -2,6 +2,6 @@
 that turns an event array into a feature time series (compute.py); the per-event work is
 in C (csrc/micro_features.c) behind engine.features. Bar (TA) features: ta.py."""
 
-from bot.features.layout import LAYOUT_VERSION, N_FEATURES, NAMES, FeatureParams
+from engine.feature_layout import LAYOUT_VERSION, N_FEATURES, NAMES, FeatureParams
 
 __all__ = ["LAYOUT_VERSION", "N_FEATURES", "NAMES", "FeatureParams"]

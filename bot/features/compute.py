@@ -16,8 +16,8 @@ from dataclasses import asdict, replace
 
 import numpy as np
 
-from bot.data.events import EV_TRADE
-from bot.features.layout import LAYOUT_VERSION, NAMES, FeatureParams, describe
+from engine.events import EV_TRADE
+from engine.feature_layout import LAYOUT_VERSION, NAMES, FeatureParams, describe
 
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
 

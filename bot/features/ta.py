@@ -1,6 +1,6 @@
 """Bar-level TA features: a fixed, named, versioned set of engine.ta indicator outputs.
 
-The microstructure feature vector (bot.features.layout) is per book event; this set is per
+The microstructure feature vector (engine.feature_layout) is per book event; this set is per
 bar. ``TA_FEATURES`` lists (column name, indicator, parameters, output); changing it bumps
 ``TA_LAYOUT_VERSION``. Batch (``compute``) and streaming (``TaFeatureStream``) give the same
 row for the same bars, bit for bit, because engine.ta does.

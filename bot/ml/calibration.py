@@ -4,7 +4,7 @@ Fitted on out-of-fold predictions only (bot.ml.train passes walk-forward test pr
 so the map corrects how the model behaves on data it has not seen.
 
 Regime rule (computable live from the feature vector): terciles of ``realized_vol``
-(bot.features.layout) over the calibration rows. Regime 0 is realized_vol <= the 1/3
+(engine.feature_layout) over the calibration rows. Regime 0 is realized_vol <= the 1/3
 quantile, 1 up to the 2/3 quantile, 2 above; a non-finite realized_vol has no regime (-1)
 and gets the global map. A regime with fewer than `min_rows` rows, or only one class, also
 falls back to the global map.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.features.layout import INDEX
+from engine.feature_layout import INDEX
 
 REGIME_FEATURE = "realized_vol"
 N_REGIMES = 3

@@ -39,7 +39,7 @@ def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
         import numpy as np
 
         from bot.features.compute import read_feature_series
-        from bot.features.layout import NAMES
+        from engine.feature_layout import NAMES
 
         cols, meta = read_feature_series(paths[0])
         values = np.column_stack([cols[n] for n in NAMES])

@@ -1,4 +1,4 @@
-"""Labelled datasets over the feature layout (bot.features.layout): one row per feature sample.
+"""Labelled datasets over the feature layout (engine.feature_layout): one row per feature sample.
 
 Every row carries its timestamp ``t0`` (the sample's ts_local, ns) and its label end time
 ``t1`` (the time of the last price the label looked at), so validation can purge by time
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.features.layout import INDEX, LAYOUT_VERSION, N_FEATURES, NAMES, FeatureParams
+from engine.feature_layout import INDEX, LAYOUT_VERSION, N_FEATURES, NAMES, FeatureParams
 
 MID = INDEX["mid"]
 
@@ -238,7 +238,7 @@ def synthetic_dataset(seed: int = 7, events: int = 100_000, regimes=SYNTH_REGIME
     parts, offset = [], 0
     gap = int(label_kw.get("horizon_ns", 1_000_000_000)) + interval_ns
     for k, regime in enumerate(regimes):
-        ev, _ = generate(events, seed=seed + k, regime=regime)
+        ev = generate(events, seed=seed + k, regime=regime)
         s = events_series(ev, interval_ns=interval_ns, every=every)
         ts = s["ts"] - s["ts"][0] + offset
         d = build_dataset(ts, s["values"], segment=k,

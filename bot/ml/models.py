@@ -35,7 +35,7 @@ DEFAULT_IGNORE = ("mid", "microprice")
 
 
 def _ignore_index(ignore) -> tuple[int, ...]:
-    from bot.features.layout import INDEX
+    from engine.feature_layout import INDEX
 
     bad = [n for n in ignore if n not in INDEX]
     if bad:

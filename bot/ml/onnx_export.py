@@ -199,7 +199,7 @@ def _is_regime(calibrator) -> bool:
 
 def _regime_column(calibrator, n_features: int) -> tuple[int, np.ndarray]:
     from bot.ml.calibration import REGIME_FEATURE
-    from bot.features.layout import INDEX
+    from engine.feature_layout import INDEX
 
     if calibrator.global_map is None or calibrator.edges is None:
         raise OnnxExportError("the regime calibrator is not fitted")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.features.layout import LAYOUT_VERSION, NAMES, describe
+from engine.feature_layout import LAYOUT_VERSION, NAMES, describe
 from bot.ml.calibration import (RegimeCalibrator, brier, expected_calibration_error,
                                 reliability_table)
 from bot.ml.cv import purged_splits

@@ -81,11 +81,11 @@ def sim(paths, n_events, seed, regime, qty, half_spread_ticks, queue_model, late
             raise click.ClickException(f"{paths[0]}: {fmt} data has no order book to simulate on")
         source = ", ".join(paths)
     else:
-        from engine.synth import generate
+        from bot.data.synthetic import synthetic_market
 
         n = cfg.events if n_events is None else n_events
         reg = cfg.regime if regime is None else regime
-        ev, inst = generate(n, seed=seed, regime=reg)
+        ev, inst = synthetic_market(n, seed=seed, regime=reg)
         source = f"synthetic ({reg}, seed {seed}, {n} events)"
     venue_cfg = VenueConfig(
         entry_latency=Latency(cfg.entry_latency_us * 1000, latency_sigma),

@@ -35,7 +35,7 @@ class StoreTarget:
         return open_store(self.dsn, **kw)
 
     def cli_args(self) -> list[str]:
-        """--dsn (and --schema) arguments for bot.store.session_drill."""
+        """--dsn (and --schema) arguments for tests/session_drill.py."""
         return ["--dsn", self.dsn] + (["--schema", self.schema] if self.schema else [])
 
     def cleanup(self) -> None:

@@ -1,6 +1,6 @@
 """A simulated trading session that journals orders and fills: the subject of the crash test.
 
-    python -m bot.store.session_drill --dsn DSN --run RUN --seed 7 --events 100000 \
+    python tests/session_drill.py --dsn DSN --run RUN --seed 7 --events 100000 \
         [--schema S] [--rate 2000] [--batch-size 32] [--replay-overlap 50]
 
 The session is a deterministic function of the seed (`session_events`), so a test can
