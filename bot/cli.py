@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from bot import __version__
-from bot.pending import PendingGroup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,24 +15,26 @@ def main():
     """Bot4: a low-latency crypto trading engine (C hot path, Cython, Python shell)."""
 
 
+@main.command("engine", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def engine(args):
+    """Start the engine on a live exchange (not built yet)."""
+    click.echo("bot4 engine: live trading is not built yet", err=True)
+    sys.exit(2)
+
+
 def _register():
     from bot.data.commands import data
+    from bot.features.commands import features_cmd
+    from bot.ml.commands import models, train_cmd
     from bot.perf.commands import perf_manifest
     from bot.sim.commands import sim
-
-    main.add_command(data)
-    main.add_command(perf_manifest)
-    main.add_command(sim)
-    main.add_command(PendingGroup("engine", None, "start the engine on a live exchange"))
     from bot.store.commands import store
 
-    main.add_command(store)
-    from bot.ml.commands_train import train_cmd
-
-    main.add_command(train_cmd)
-    from bot.ml.commands_models import models
-
-    main.add_command(models)
+    data.add_command(features_cmd)
+    for command in (data, perf_manifest, sim, store, train_cmd, models):
+        main.add_command(command)
 
 
 _register()

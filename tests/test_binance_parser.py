@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from bot.data import binance
 from engine import events as ev
-from bot.data.instruments import Instrument, lookup
+from bot.data.instruments import lookup
+from bot.model import Instrument
 
 SPOT = lookup("binance-spot", "BTCUSDT")
 # parse_file runs the C scanner; parse_file_python is its plain-Python reference. Both

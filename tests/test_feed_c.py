@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from bot.data import binance
 from engine import events as ev
-from bot.data.instruments import Instrument, decimal_text_units, lookup
+from bot.data.instruments import lookup
+from bot.model import Instrument, decimal_text_units
 from engine import feed
 
 SPOT = lookup("binance-spot", "BTCUSDT")

@@ -1,4 +1,4 @@
-"""`bot4 train` and the training pipeline's files (bot.ml.train, bot.ml.commands_train)."""
+"""`bot4 train` and the training pipeline's files (bot.ml.train, bot.ml.commands)."""
 
 import json
 import re

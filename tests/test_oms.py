@@ -8,10 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.oms import (
-    Amend, Cancel, IdempotencyCache, InvalidTransition, Order, OrderError, OrderManager,
-    OrderState, Portfolio, PortfolioError, Submit,
-)
+from bot.model import InvalidTransition, Order, OrderError, OrderState
+from bot.oms import Amend, Cancel, IdempotencyCache, OrderManager, Portfolio, PortfolioError, Submit
 
 S = OrderState
 

@@ -10,7 +10,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bot.oms import Amend, Cancel, OrderManager, OrderState, Submit
+from bot.model import OrderState
+from bot.oms import Amend, Cancel, OrderManager, Submit
 
 
 class VenueModel:

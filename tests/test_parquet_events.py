@@ -13,13 +13,12 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from engine import events as E
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from bot.data.parquet import EventFileError, is_event_file, read_events, read_metadata, write_events
 from bot.features.compute import parse_interval, read_feature_series
 from engine.feature_layout import LAYOUT_VERSION, NAMES
 from engine.book import Book
 from engine.features import compute
-from bot.data.synthetic import synthetic_market
 from engine.synth import generate
 
 INST = Instrument("venue-x", "ABC-USD", Decimal("0.05"), Decimal("0.0001"), Decimal("10"))

@@ -272,7 +272,7 @@ def test_fee_rounding_and_instrument_specs():
     assert _fee_to_store_units(r2).fee == Decimal("-0.000000010")
     exact = Report("fill", "b1", 1, 1, "buy", 100, 3, 0, "maker", Decimal("0.03"))
     assert _fee_to_store_units(exact) is exact
-    from bot.data.instruments import Instrument
+    from bot.model import Instrument
 
     spec = instrument_record(Instrument("binance", "BTCUSDT", Decimal("0.01"), Decimal("0.00001")))
     assert (spec.instrument, spec.base, spec.quote) == ("binance:BTCUSDT", "BTC", "USDT")

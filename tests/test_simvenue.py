@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import events as E
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from eventbuild import EventBuilder
 from bot.sim.venue import FeeSchedule, FeeTier, Impact, Latency, SimVenue, VenueConfig
 from engine import simvenue as S

@@ -5,8 +5,9 @@ positions and money exact."""
 from decimal import Decimal
 
 from engine import events as E
-from bot.data.instruments import Instrument
-from bot.oms import OrderManager, OrderState
+from bot.model import Instrument
+from bot.model import OrderState
+from bot.oms import OrderManager
 from eventbuild import EventBuilder
 from bot.sim.runner import apply_report, send_requests
 from bot.sim.venue import Latency, SimVenue, VenueConfig

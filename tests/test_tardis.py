@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import events as E
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from bot.data.tardis import TardisFormatError, detect_kind, infer_instrument, is_tardis_csv, load_events
 from engine.book import Book
 

@@ -26,7 +26,8 @@ import numpy as np
 import orjson
 
 from engine import events as ev
-from bot.data.instruments import Instrument, InstrumentError, decimal_text_units, lookup
+from bot.data.instruments import lookup
+from bot.model import Instrument, InstrumentError, decimal_text_units
 
 PARSER_VERSION = 2
 

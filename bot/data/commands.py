@@ -1,4 +1,8 @@
-"""`bot4 data ...`: replay, convert, inspect and generate market data."""
+"""`bot4 data ...`: replay, convert, inspect and generate market data.
+
+`bot4 data features` belongs to the features domain (bot.features.commands); bot.cli adds
+it to this group.
+"""
 
 import sys
 
@@ -42,27 +46,15 @@ def replay_cmd(paths, repeat, check_bbo, as_json, no_cache):
         sys.exit(1)
 
 
-# --- convert, info, synth, features (issue 3) ------------------------------------------
-
-
-def detect_format(path) -> str:
-    """bot.data.readers.detect_format, with a CLI error for unknown formats."""
-    from bot.data.readers import DataFormatError, detect_format as detect
-
-    try:
-        return detect(path)
-    except DataFormatError as e:
-        raise click.ClickException(str(e)) from None
-
-
 def load_input(paths, cache_dir=None) -> tuple:
-    """bot.data.readers.load for commands: (format, events or bars, instrument or None);
-    bad input becomes a one-line CLI error."""
-    from bot.data.readers import load
+    """bot.data.readers.load_market_data for commands: (format, events or bars, instrument
+    or None); a DataError becomes a one-line CLI error."""
+    from bot.data.errors import DataError
+    from bot.data.readers import load_market_data
 
     try:
-        return load(list(paths), cache_dir=cache_dir)
-    except (ValueError, OSError) as e:
+        return load_market_data(list(paths), cache_dir=cache_dir)
+    except DataError as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -187,28 +179,3 @@ def synth_cmd(n_events, seed, regime, out):
     dt = time.perf_counter() - t0
     parquet.write_events(out, ev, inst, source=f"synth seed={seed} regime={regime} events={n_events}")
     click.echo(f"{out}: {len(ev)} events ({regime}, seed {seed}), generated at {len(ev) / dt / 1e6:.2f} M events/s")
-
-
-@data.command("features")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Parquet file to write.")
-@click.option("--every", type=click.IntRange(min=1), help="Sample every N event rows.")
-@click.option("--interval", help="Sample every time interval of ts_local, e.g. 100ms, 1s, 500us.")
-@click.option("--vpin-bucket", type=click.IntRange(min=1),
-              help="VPIN bucket volume in lots (default: total traded lots / 500).")
-def features_cmd(paths, out, every, interval, vpin_bucket):
-    """Write the time series of every microstructure feature (layout engine.feature_layout)."""
-    from bot.features.compute import parse_interval, write_feature_series
-
-    if (every is None) == (interval is None):
-        raise click.UsageError("give exactly one of --every N or --interval DURATION")
-    fmt, ev, inst = load_input(list(paths))
-    if fmt == "ohlcv":
-        raise click.ClickException("features need book events, not OHLCV bars")
-    try:
-        interval_ns = parse_interval(interval) if interval else 0
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--interval") from None
-    n = write_feature_series(out, ev, inst, every=every or 0, interval_ns=interval_ns,
-                             vpin_bucket=vpin_bucket, source=",".join(str(p) for p in paths))
-    click.echo(f"{out}: {n} samples")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.events import EVENT_DTYPE
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 
 FORMAT = "events/1"
 _META_FORMAT = b"bot4.format"

@@ -4,6 +4,7 @@ Formats are told apart by content (and the .parquet suffix): Bot4 Parquet event 
 (bot.data.parquet), Tardis CSV (bot.data.tardis), Binance recordings (bot.data.binance,
 gzip or plain), and OHLCV bars (bot.data.ohlcv, CSV or Parquet). Event formats load into
 EVENT_DTYPE arrays with their instrument spec; bars load as bot.data.ohlcv.Bars.
+Every failure to read is raised as bot.data.errors.DataError, naming the file.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import os
 import zlib
 from pathlib import Path
 
+from bot.data.errors import DataError
+
 EVENT_FORMATS = ("events", "tardis", "binance")
 
 
-class DataFormatError(ValueError):
+class DataFormatError(DataError):
     """A file is of no known format, or the inputs mix formats."""
 
 
@@ -44,25 +47,49 @@ def detect_format(path: str | os.PathLike) -> str:
                           "a Tardis CSV, a Binance recording or OHLCV bars)")
 
 
-def load(paths, cache_dir: str | os.PathLike | None = None) -> tuple:
+def _paths(paths) -> list[Path]:
+    return [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+
+
+def _naming(paths: list[Path], e: Exception) -> str:
+    """The error's text, prefixed with the input paths unless it already names one."""
+    text = str(e) or type(e).__name__
+    if any(str(p) in text for p in paths):
+        return text
+    return f"{', '.join(map(str, paths))}: {text}"
+
+
+def load_market_data(paths, cache_dir: str | os.PathLike | None = None) -> tuple:
     """(format, events or bars, instrument or None) for one or more files of one format.
 
     Several files of an event stream load as one session; ``cache_dir`` keeps parsed
-    Binance recordings as .npy so a second load does not re-parse.
+    Binance recordings as .npy so a second load does not re-parse. Raises DataError (naming
+    the file and the problem) for a file that cannot be read, is of no known format, mixes
+    formats with the others, or is malformed.
     """
+    paths = _paths(paths)
+    if not paths:
+        raise DataFormatError("no input files")
+    try:
+        return _load(paths, cache_dir)
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, zlib.error) as e:
+        raise DataError(_naming(paths, e)) from e
+
+
+def _load(paths: list[Path], cache_dir) -> tuple:
     from bot.data import parquet, tardis
     from engine.events import EVENT_DTYPE
 
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
-    if not paths:
-        raise DataFormatError("no input files")
     fmts = {detect_format(p) for p in paths}
     if len(fmts) > 1:
-        raise DataFormatError(f"inputs mix formats ({', '.join(sorted(fmts))}); give one format")
+        raise DataFormatError(f"{', '.join(map(str, paths))}: inputs mix formats "
+                              f"({', '.join(sorted(fmts))}); give one format")
     fmt = fmts.pop()
     if fmt == "events":
         if len(paths) != 1:
-            raise DataFormatError("give one Bot4 Parquet event file")
+            raise DataFormatError(f"{', '.join(map(str, paths))}: give one Bot4 Parquet event file")
         ev, inst = parquet.read_events(paths[0])
     elif fmt == "tardis":
         ev, inst = tardis.load_events(paths)
@@ -76,15 +103,15 @@ def load(paths, cache_dir: str | os.PathLike | None = None) -> tuple:
         from bot.data.ohlcv import read_ohlcv
 
         if len(paths) != 1:
-            raise DataFormatError("give one OHLCV file")
+            raise DataFormatError(f"{', '.join(map(str, paths))}: give one OHLCV file")
         return fmt, read_ohlcv(paths[0]), None
     assert ev.dtype == EVENT_DTYPE
     return fmt, ev, inst
 
 
 def load_events(paths, cache_dir: str | os.PathLike | None = None):
-    """(events, instrument) of files of an event format; bars are refused."""
-    fmt, ev, inst = load(paths, cache_dir=cache_dir)
+    """(events, instrument) of files of an event format; bars are refused (DataError)."""
+    fmt, ev, inst = load_market_data(paths, cache_dir=cache_dir)
     if fmt not in EVENT_FORMATS:
-        raise DataFormatError(f"{', '.join(map(str, paths))}: {fmt} data has no book events")
+        raise DataFormatError(f"{', '.join(map(str, _paths(paths)))}: {fmt} data has no book events")
     return ev, inst

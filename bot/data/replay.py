@@ -19,7 +19,7 @@ from engine import events as ev
 from bot.data.binance import ParseStats
 from bot.data.binance import load_events as load_binance
 from bot.data.readers import detect_format, load_events
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 
 
 @dataclass

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from engine import synth
 
 INSTRUMENT = Instrument(synth.SPEC["venue"], synth.SPEC["symbol"], Decimal(synth.SPEC["tick_size"]),

@@ -35,7 +35,7 @@ import os
 from decimal import Decimal
 
 from engine import events as E
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 
 L2_HEADER = ["exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount"]
 TRADES_HEADER = ["exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount"]

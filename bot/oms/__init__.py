@@ -1,12 +1,11 @@
-"""bot.oms: order state machine, idempotent submission, contingent orders, positions."""
+"""bot.oms: the order manager (orders by client id over bot.model.Order, idempotent
+submission, contingent orders) and the portfolio (positions, PnL, fees)."""
 
 from bot.oms.idempotency import IdempotencyCache
 from bot.oms.manager import Amend, Bracket, Cancel, OcoGroup, OrderManager, OtoGroup, Submit
-from bot.oms.portfolio import Portfolio, PortfolioError, Position
-from bot.oms.state import InvalidTransition, Order, OrderError, OrderState
+from bot.oms.portfolio import Portfolio, PortfolioError
 
 __all__ = [
-    "Amend", "Bracket", "Cancel", "IdempotencyCache", "InvalidTransition", "OcoGroup", "Order",
-    "OrderError", "OrderManager", "OrderState", "OtoGroup", "Portfolio", "PortfolioError",
-    "Position", "Submit",
+    "Amend", "Bracket", "Cancel", "IdempotencyCache", "OcoGroup", "OrderManager", "OtoGroup",
+    "Portfolio", "PortfolioError", "Submit",
 ]

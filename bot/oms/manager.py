@@ -36,7 +36,7 @@ from fractions import Fraction
 
 from bot.oms.idempotency import IdempotencyCache
 from bot.oms.portfolio import Portfolio
-from bot.oms.state import Order, OrderError, OrderState
+from bot.model import Order, OrderError, OrderState
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ Identity (tested over random sequences, to the last unit):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
+
+from bot.model import Position, Side
 
 
 class PortfolioError(ValueError):
@@ -27,20 +28,6 @@ class PortfolioError(ValueError):
 def _check_int(name, v, positive=True):
     if isinstance(v, bool) or not isinstance(v, int) or (positive and v <= 0):
         raise PortfolioError(f"{name} must be a {'positive ' if positive else ''}int, got {v!r}")
-
-
-@dataclass
-class Position:
-    qty: int = 0  # signed lots
-    cost_basis: Fraction = Fraction(0)  # signed tick-lots of the open position
-    realized_pnl: Fraction = Fraction(0)
-
-    @property
-    def avg_cost(self) -> Fraction | None:
-        return self.cost_basis / self.qty if self.qty else None
-
-    def unrealized_pnl(self, mark: int) -> Fraction:
-        return self.qty * Fraction(mark) - self.cost_basis
 
 
 class Portfolio:
@@ -55,7 +42,7 @@ class Portfolio:
 
     def apply_fill(self, symbol: str, side: str, qty: int, price: int, fee=0) -> Fraction:
         """Book one fill; returns the PnL it realized. Checks everything before changing."""
-        if side not in ("buy", "sell"):
+        if side not in (Side.BUY, Side.SELL):
             raise PortfolioError(f"side must be 'buy' or 'sell', got {side!r}")
         _check_int("qty", qty)
         _check_int("price", price)

@@ -45,7 +45,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from bot.oms import Amend, Cancel, OrderManager, Submit
 from bot.sim.venue import Report, SimVenue, VenueConfig
 from bot.store.records import (

@@ -33,7 +33,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from bot.data.instruments import Instrument
+from bot.model import Instrument
 from engine import simvenue as core
 
 NS_PER_DAY = 86_400 * 10**9

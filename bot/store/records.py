@@ -50,7 +50,7 @@ OPEN_STATES = frozenset(
 )
 
 
-# Names the OMS (bot.oms.state.OrderState values) and venues use, mapped to the stored codes.
+# Names the OMS (bot.model.OrderState values) and venues use, mapped to the stored codes.
 STATE_BY_NAME = {
     "new": OrderState.PENDING_NEW, "pending_new": OrderState.PENDING_NEW,
     "acknowledged": OrderState.OPEN, "open": OrderState.OPEN,

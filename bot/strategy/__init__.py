@@ -1,5 +1,9 @@
-"""bot.strategy: built-in strategies."""
+"""bot.strategy: the strategy API (Strategy, Context, MarketView), the driver that runs a
+strategy over a venue, and the built-in strategies (by name in BUILTIN)."""
 
+from bot.strategy.api import Bar, Context, MarketView, Strategy, StrategyError
 from bot.strategy.microprice_mm import MicropriceMM
 
-__all__ = ["MicropriceMM"]
+BUILTIN = {"market_maker": MicropriceMM}
+
+__all__ = ["BUILTIN", "Bar", "Context", "MarketView", "MicropriceMM", "Strategy", "StrategyError"]

@@ -1,38 +1,48 @@
-"""A simple built-in market maker: quote one order a side around the microprice.
+"""The built-in market maker: one quote a side around the microprice.
 
 microprice = (bid * ask_qty + ask * bid_qty) / (bid_qty + ask_qty), the touch prices
 weighted by the opposite side's size (Stoikov 2018, "The micro-price", first-order form:
-the imbalance-weighted mid). Quotes sit half_spread ticks either side of it, shifted
+the imbalance-weighted mid). Quotes sit half_spread_ticks either side of it, shifted
 against inventory by skew_ticks per order-size of position, never crossing the touch, and
-a side stops quoting at max_position. A working quote is replaced only when its target
-moved requote_ticks or more. Exact arithmetic: prices are int ticks, the
-microprice a Fraction.
+a side stops quoting at max_position. A working quote is replaced (cancel, then a new
+order) only when its target moved requote_ticks or more. Exact arithmetic: prices are int
+ticks, the microprice a Fraction. Without order_qty the quote size is about twice the
+venue's minimum notional at the first touch seen.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from decimal import ROUND_CEILING
 from fractions import Fraction
 
+from bot.model import Instrument
+from bot.strategy.api import Context, Strategy, StrategyError
 
-@dataclass(frozen=True)
-class MicropriceMM:
-    order_qty: int           # lots per quote
-    half_spread_ticks: int = 1
-    skew_ticks: int = 1       # quote shift per order_qty of inventory
-    max_position: int = 0     # lots; 0 = 5 * order_qty
-    requote_ticks: int = 2    # replace a working quote only when the target moved this far
 
-    def __post_init__(self):
-        for name in ("order_qty", "half_spread_ticks"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        for name in ("skew_ticks", "max_position", "requote_ticks"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+def default_order_qty(inst: Instrument, price_ticks: int) -> int:
+    """Lots worth about twice the venue's minimum notional at this price (at least 1)."""
+    unit = inst.tick_size * inst.lot_size
+    need = (2 * inst.min_notional) / (price_ticks * unit) if inst.min_notional > 0 else 1
+    return max(1, int(need.to_integral_value(rounding=ROUND_CEILING)))
+
+
+class MicropriceMM(Strategy):
+    def __init__(self, order_qty: int | None = None, half_spread_ticks: int = 1, skew_ticks: int = 1,
+                 max_position: int = 0, requote_ticks: int = 2):
+        for name, v, lo in (("half_spread_ticks", half_spread_ticks, 1), ("skew_ticks", skew_ticks, 0),
+                            ("max_position", max_position, 0), ("requote_ticks", requote_ticks, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise StrategyError(f"{name} must be an int >= {lo}, got {v!r}")
+        if order_qty is not None and (isinstance(order_qty, bool) or not isinstance(order_qty, int)
+                                      or order_qty < 1):
+            raise StrategyError(f"order_qty must be an int >= 1 (lots), got {order_qty!r}")
+        self.order_qty = order_qty
+        self.half_spread_ticks = half_spread_ticks
+        self.skew_ticks = skew_ticks
+        self.max_position = max_position
+        self.requote_ticks = requote_ticks
+        self.working: dict[str, str | None] = {"buy": None, "sell": None}
 
     def keep(self, working_price: int, target: int | None) -> bool:
         """Leave a working quote alone when the new target is within requote_ticks of it
@@ -55,3 +65,20 @@ class MicropriceMM:
         limit = self.max_position or 5 * self.order_qty
         return {"buy": buy if position < limit and buy > 0 else None,
                 "sell": sell if position > -limit else None}
+
+    def on_decision(self, ctx: Context, features) -> None:
+        bid, bid_qty, ask, ask_qty = ctx.market.touch()
+        if not 0 < bid < ask:
+            return
+        if self.order_qty is None:
+            self.order_qty = default_order_qty(ctx.instrument, bid)
+        want = self.quotes(bid, bid_qty, ask, ask_qty, ctx.position)
+        working = self.working
+        for side, px in want.items():
+            cid = working[side]
+            live = cid is not None and ctx.is_open(cid)
+            if live and self.keep(ctx.order(cid).price, px):
+                continue
+            if live:
+                ctx.cancel(cid)
+            working[side] = ctx.submit(side, self.order_qty, px) if px is not None else None
