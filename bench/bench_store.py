@@ -30,7 +30,7 @@ import psycopg
 
 from bot.config import StoreConfig
 from bot.store.journal import Journal
-from bot.store.records import BUY, Fill, OrderEvent, OrderState, Run, encode
+from bot.store.records import BUY, FillRecord, OrderEvent, StateCode, Run, encode
 
 FILLS_PER_ORDER = 4
 N_ORDERS = 10_000  # 40,000 fills + 10,000 order events per run
@@ -43,12 +43,12 @@ def stream(n_orders: int):
     for k in range(n_orders):
         eid += 1
         coid = f"o{k}"
-        recs.append(OrderEvent(eid, coid, "bench:BTCUSDT", k % 2, OrderState.OPEN, 6_000_000 + k % 100,
+        recs.append(OrderEvent(eid, coid, "bench:BTCUSDT", k % 2, StateCode.OPEN, 6_000_000 + k % 100,
                                FILLS_PER_ORDER * 10, 0, eid, f"v{k}"))
         for j in range(FILLS_PER_ORDER):
             eid += 1
-            state = OrderState.FILLED if j == FILLS_PER_ORDER - 1 else OrderState.PARTIALLY_FILLED
-            recs.append(Fill(eid, coid, "bench:BTCUSDT", k % 2, 6_000_000 + k % 100 + j, 10, 10 * (j + 1), state,
+            state = StateCode.FILLED if j == FILLS_PER_ORDER - 1 else StateCode.PARTIALLY_FILLED
+            recs.append(FillRecord(eid, coid, "bench:BTCUSDT", k % 2, 6_000_000 + k % 100 + j, 10, 10 * (j + 1), state,
                              eid, f"t{eid}", f"v{k}", 1234, 2))
     return recs
 
@@ -84,7 +84,7 @@ def journal_run(store, recs, raw: bool):
     assert j.flush(timeout=300)
     elapsed = time.perf_counter() - t0
     j.close()
-    n_fills = sum(1 for r in recs if isinstance(r, Fill))
+    n_fills = sum(1 for r in recs if isinstance(r, FillRecord))
     assert len(store.fills(run)) == n_fills
     return elapsed, lat, j.stats()
 

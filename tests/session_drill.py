@@ -21,7 +21,7 @@ import time
 from decimal import Decimal
 
 from bot.store.records import (
-    BUY, SELL, Balance, Fill, InstrumentRecord, OrderEvent, OrderState, Run,
+    BUY, SELL, Balance, FillRecord, InstrumentRecord, OrderEvent, StateCode, Run,
 )
 
 INSTRUMENTS = (
@@ -51,29 +51,29 @@ def session_events(seed: int, n_events: int):
                  "acked": False, "oid": ""}
             open_orders[o["coid"]] = o
             eid += 1
-            yield OrderEvent(eid, o["coid"], inst, o["side"], OrderState.PENDING_NEW, o["price"], o["qty"], 0, ts)
+            yield OrderEvent(eid, o["coid"], inst, o["side"], StateCode.PENDING_NEW, o["price"], o["qty"], 0, ts)
             continue
         o = open_orders[rng.choice(sorted(open_orders))]
         if not o["acked"]:
             o["acked"] = True
             o["oid"] = str(900_000_000 + n_orders * 7 + eid)
             eid += 1
-            yield OrderEvent(eid, o["coid"], o["inst"], o["side"], OrderState.OPEN, o["price"], o["qty"],
+            yield OrderEvent(eid, o["coid"], o["inst"], o["side"], StateCode.OPEN, o["price"], o["qty"],
                              o["filled"], ts, o["oid"])
         elif r < 0.85:
             left = o["qty"] - o["filled"]
             q = left if rng.random() < 0.4 else rng.randint(1, left)
             o["filled"] += q
-            state = OrderState.FILLED if o["filled"] == o["qty"] else OrderState.PARTIALLY_FILLED
+            state = StateCode.FILLED if o["filled"] == o["qty"] else StateCode.PARTIALLY_FILLED
             eid += 1
-            yield Fill(eid, o["coid"], o["inst"], o["side"], o["price"] + rng.randint(-3, 3), q, o["filled"], state,
+            yield FillRecord(eid, o["coid"], o["inst"], o["side"], o["price"] + rng.randint(-3, 3), q, o["filled"], state,
                        ts, trade_id=f"t{eid}", order_id=o["oid"], fee_units=rng.randint(0, 10**7),
                        liquidity=rng.choice((1, 2)))
-            if state == OrderState.FILLED:
+            if state == StateCode.FILLED:
                 del open_orders[o["coid"]]
         else:
             eid += 1
-            yield OrderEvent(eid, o["coid"], o["inst"], o["side"], OrderState.CANCELED, o["price"], o["qty"],
+            yield OrderEvent(eid, o["coid"], o["inst"], o["side"], StateCode.CANCELED, o["price"], o["qty"],
                              o["filled"], ts, o["oid"])
             del open_orders[o["coid"]]
 

@@ -24,7 +24,7 @@ from bot.sim.runner import (
     SessionStore, SimJournalError, _fee_to_store_units, instrument_record, run_market_maker,
 )
 from bot.sim.venue import Report, VenueConfig
-from bot.store.records import BUY, FEE_SCALE, SIDE_BY_NAME, STATE_BY_NAME, Balance, Fill, Run
+from bot.store.records import BUY, FEE_SCALE, SIDE_BY_NAME, STATE_BY_NAME, Balance, FillRecord, Run
 from bot.store.recovery import check, recover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ class ToldLog:
 
     def __call__(self, rec, mark):
         self.told.append((rec.event_id, mark))
-        table = "fills" if type(rec) is Fill else "order_events"
+        table = "fills" if type(rec) is FillRecord else "order_events"
         if not self.reader.query(f"SELECT 1 FROM {table} WHERE run_id = ? AND event_id = ?",
                                  (self.run_id, rec.event_id)):
             self.not_in_db.append(rec.event_id)

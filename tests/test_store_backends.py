@@ -15,8 +15,8 @@ from bot.store import (
 )
 from bot.store.dsn import parse_dsn, read_password
 from bot.store.records import (
-    BAR_DTYPE, BUY, SELL, TRADE_DTYPE, AdaptiveParam, AuditEntry, Balance, Fill, InstrumentRecord,
-    ModelRecord, OrderEvent, OrderState, PerfFeedback, QEntry, Run, decode, encode, encode_many,
+    BAR_DTYPE, BUY, SELL, TRADE_DTYPE, AdaptiveParam, AuditEntry, Balance, FillRecord, InstrumentRecord,
+    ModelRecord, OrderEvent, StateCode, PerfFeedback, QEntry, Run, decode, encode, encode_many,
 )
 from bot.store.recovery import check
 from store_target import StoreTarget
@@ -37,13 +37,13 @@ INST = InstrumentRecord("binance:BTCUSDT", "binance", "BTCUSDT", "BTC", "USDT", 
 
 def _journal(run="r1"):
     return [
-        OrderEvent(1, "c1", INST.instrument, BUY, OrderState.PENDING_NEW, 6_000_000, 300, 0, 10),
-        OrderEvent(2, "c1", INST.instrument, BUY, OrderState.OPEN, 6_000_000, 300, 0, 11, "v1", 2),
-        Fill(3, "c1", INST.instrument, BUY, 5_999_990, 100, 100, OrderState.PARTIALLY_FILLED, 12, "t1", "v1", 1500, 1),
-        OrderEvent(4, "c2", INST.instrument, SELL, OrderState.PENDING_NEW, 6_100_000, 50, 0, 13),
-        Fill(5, "c1", INST.instrument, BUY, 6_000_000, 200, 300, OrderState.FILLED, 14, "t2", "v1", 2500, 2),
-        Fill(6, "c2", INST.instrument, SELL, 6_100_000, 20, 20, OrderState.PARTIALLY_FILLED, 15, "t3", "", 7, 1),
-        OrderEvent(7, "c2", INST.instrument, SELL, OrderState.CANCELED, 6_100_000, 50, 20, 16, "v2"),
+        OrderEvent(1, "c1", INST.instrument, BUY, StateCode.PENDING_NEW, 6_000_000, 300, 0, 10),
+        OrderEvent(2, "c1", INST.instrument, BUY, StateCode.OPEN, 6_000_000, 300, 0, 11, "v1", 2),
+        FillRecord(3, "c1", INST.instrument, BUY, 5_999_990, 100, 100, StateCode.PARTIALLY_FILLED, 12, "t1", "v1", 1500, 1),
+        OrderEvent(4, "c2", INST.instrument, SELL, StateCode.PENDING_NEW, 6_100_000, 50, 0, 13),
+        FillRecord(5, "c1", INST.instrument, BUY, 6_000_000, 200, 300, StateCode.FILLED, 14, "t2", "v1", 2500, 2),
+        FillRecord(6, "c2", INST.instrument, SELL, 6_100_000, 20, 20, StateCode.PARTIALLY_FILLED, 15, "t3", "", 7, 1),
+        OrderEvent(7, "c2", INST.instrument, SELL, StateCode.CANCELED, 6_100_000, 50, 20, 16, "v2"),
     ]
 
 
@@ -68,12 +68,12 @@ def test_journal_round_trip_orders_fills_positions(store):
     recs = _journal()
     assert store.write_journal("r1", recs) == len(recs)
     assert store.order_events("r1") == [r for r in recs if isinstance(r, OrderEvent)]
-    assert store.fills("r1") == [r for r in recs if isinstance(r, Fill)]
+    assert store.fills("r1") == [r for r in recs if isinstance(r, FillRecord)]
     orders = {o.client_order_id: o for o in store.orders("r1")}
     c1, c2 = orders["c1"], orders["c2"]
     assert (c1.state, c1.filled_lots, c1.order_id, c1.order_type, c1.created_ns, c1.updated_ns, c1.last_event_id) == (
-        OrderState.FILLED, 300, "v1", 2, 10, 14, 5)
-    assert (c2.state, c2.filled_lots, c2.order_id, c2.last_event_id) == (OrderState.CANCELED, 20, "v2", 7)
+        StateCode.FILLED, 300, "v1", 2, 10, 14, 5)
+    assert (c2.state, c2.filled_lots, c2.order_id, c2.last_event_id) == (StateCode.CANCELED, 20, "v2", 7)
     [p] = store.positions("r1")
     assert (p.net_lots, p.cost_tick_lots, p.fee_units, p.last_event_id) == (
         300 - 20, 5_999_990 * 100 + 6_000_000 * 200 - 6_100_000 * 20, 1500 + 2500 + 7, 6)
@@ -109,7 +109,7 @@ def test_encode_decode_and_field_errors():
     with pytest.raises(StoreError, match="instrument must be at most 32 bytes without NUL"):
         encode(OrderEvent(1, "c", "a\x00b", BUY, 1, 1, 1, 0, 1))
     with pytest.raises(StoreError, match="ts_ns out of range"):
-        encode(Fill(1, "c", "i", BUY, 1, 1, 1, 3, 2**63))
+        encode(FillRecord(1, "c", "i", BUY, 1, 1, 1, 3, 2**63))
     with pytest.raises(StoreError, match="client_order_id must be at most 40 bytes"):
         encode(OrderEvent(1, "x" * 41, "i", BUY, 1, 1, 1, 0, 1))
     with pytest.raises(StoreError, match="side out of range"):
@@ -117,7 +117,7 @@ def test_encode_decode_and_field_errors():
     with pytest.raises(StoreError, match="event_id out of range"):
         encode(OrderEvent(0, "c", "i", BUY, 1, 1, 1, 0, 1))
     with pytest.raises(StoreError, match="fill qty_lots must be positive"):
-        encode(Fill(1, "c", "i", BUY, 1, 0, 0, 3, 1))
+        encode(FillRecord(1, "c", "i", BUY, 1, 0, 0, 3, 1))
     with pytest.raises(StoreError, match="price_ticks must be an int"):
         encode(OrderEvent(1, "c", "i", BUY, 1, 1.5, 1, 0, 1))
 
@@ -484,9 +484,9 @@ def test_oms_name_mappings_and_exact_fees():
 
     from bot.store.records import SIDE_BY_NAME, STATE_BY_NAME, fee_to_units
 
-    oms_names = {"new": OrderState.PENDING_NEW, "acknowledged": OrderState.OPEN,
-                 "partially_filled": OrderState.PARTIALLY_FILLED, "filled": OrderState.FILLED,
-                 "cancelled": OrderState.CANCELED, "rejected": OrderState.REJECTED, "expired": OrderState.EXPIRED}
+    oms_names = {"new": StateCode.PENDING_NEW, "acknowledged": StateCode.OPEN,
+                 "partially_filled": StateCode.PARTIALLY_FILLED, "filled": StateCode.FILLED,
+                 "cancelled": StateCode.CANCELED, "rejected": StateCode.REJECTED, "expired": StateCode.EXPIRED}
     assert {k: STATE_BY_NAME[k] for k in oms_names} == oms_names
     assert SIDE_BY_NAME == {"buy": BUY, "sell": SELL}
     assert fee_to_units(Decimal("0.000000123")) == 123

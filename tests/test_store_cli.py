@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.store.records import Fill, OrderState
+from bot.store.records import FillRecord, StateCode
 from session_drill import prepare, session_events
 
 
@@ -54,7 +54,7 @@ def test_migrate_then_check_clean_then_violations(target):
         cur.run("UPDATE orders SET filled_lots = filled_lots + 1 WHERE run_id = 'r1' AND client_order_id = ?", (coid,))
         cur.run("UPDATE positions SET net_lots = net_lots + 5 WHERE run_id = 'r1' AND instrument = 'sim:BTCUSDT'")
     with target.open() as s:
-        s.write_journal("r1", [Fill(5000, "ghost-order", "sim:ETHUSDT", 0, 300000, 3, 3, OrderState.FILLED, 9)])
+        s.write_journal("r1", [FillRecord(5000, "ghost-order", "sim:ETHUSDT", 0, 300000, 3, 3, StateCode.FILLED, 9)])
     r = _run("check", "--dsn", _dsn(target), "--run", "r1")
     assert r.exit_code == 1, r.output
     assert f"fills_vs_order: run r1 {coid}: fills sum to" in r.output
@@ -76,7 +76,7 @@ def test_export_writes_parquet_equal_to_the_store(target, tmp_path):
     r = _run("export", "--dsn", _dsn(target), "--run", "r9", "--out", str(out))
     assert r.exit_code == 0, r.output
     t = pq.read_table(out / "fills.parquet").to_pylist()
-    assert [Fill(**row) for row in t] == fills
+    assert [FillRecord(**row) for row in t] == fills
     assert pq.read_table(out / "fills.parquet").schema.field("price_ticks").type == "int64"
     assert len(pq.read_table(out / "orders.parquet")) == len(orders)
     assert pq.read_table(out / "positions.parquet").column("net_lots").to_pylist() == [p.net_lots for p in positions]

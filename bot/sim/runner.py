@@ -49,8 +49,8 @@ from bot.model import Instrument
 from bot.oms import Amend, Cancel, OrderManager, Submit
 from bot.sim.venue import Report, SimVenue, VenueConfig
 from bot.store.records import (
-    FEE_SCALE, OPEN_STATES, SIDE_BY_NAME, STATE_BY_NAME, Balance, Fill, InstrumentRecord, OrderEvent,
-    OrderState, OrderType, Run, fee_to_units,
+    FEE_SCALE, OPEN_STATES, SIDE_BY_NAME, STATE_BY_NAME, Balance, FillRecord, InstrumentRecord, OrderEvent,
+    StateCode, OrderTypeCode, Run, fee_to_units,
 )
 from bot.strategy.microprice_mm import MicropriceMM
 
@@ -161,7 +161,7 @@ def _apply(oms: OrderManager, r: Report, unit: Decimal, rejects: Counter):
 
 # ---- journal wiring ---------------------------------------------------------------------
 VIEW_POLICIES = ("wait", "lag")
-_ORDER_TYPE = {"limit": OrderType.LIMIT, "market": OrderType.MARKET}
+_ORDER_TYPE = {"limit": OrderTypeCode.LIMIT, "market": OrderTypeCode.MARKET}
 _LIQUIDITY = {"maker": 1, "taker": 2}
 # reports that change an order's state, price or quantity (amend_reject and cancel_reject
 # change nothing: the OMS keeps the order as it was)
@@ -227,15 +227,15 @@ class StrategyView:
 
     def __init__(self):
         self.position = 0
-        self.orders: dict[str, tuple[int, int]] = {}  # client id -> (stored OrderState, price ticks)
+        self.orders: dict[str, tuple[int, int]] = {}  # client id -> (stored StateCode, price ticks)
         self.told = 0
 
     def intend(self, client_id: str, price: int | None) -> None:
-        self.orders[client_id] = (OrderState.PENDING_NEW, price or 0)
+        self.orders[client_id] = (StateCode.PENDING_NEW, price or 0)
 
-    def tell(self, rec: OrderEvent | Fill) -> None:
+    def tell(self, rec: OrderEvent | FillRecord) -> None:
         self.told += 1
-        if type(rec) is Fill:
+        if type(rec) is FillRecord:
             self.position += rec.qty_lots if rec.side == SIDE_BY_NAME["buy"] else -rec.qty_lots
             self.orders[rec.client_order_id] = (rec.order_state, self.orders.get(rec.client_order_id, (0, 0))[1])
         else:
@@ -269,7 +269,7 @@ class OmsJournal:
         self.gate = DurableGate(journal) if journal is not None else None
         self.on_told = on_told
         self.last_id = 0
-        self.last_record: dict[str, OrderEvent | Fill] = {}  # client id -> its latest record
+        self.last_record: dict[str, OrderEvent | FillRecord] = {}  # client id -> its latest record
         self.fills = 0
         self.checkpoint = None
         self.durable_floor = durable_floor
@@ -290,14 +290,14 @@ class OmsJournal:
         """After the OMS applied report r about order o."""
         if r.kind == "fill":
             self.fills += 1
-            self._emit(Fill(self.last_id + 1, o.client_id, self.instrument, SIDE_BY_NAME[o.side], r.price,
+            self._emit(FillRecord(self.last_id + 1, o.client_id, self.instrument, SIDE_BY_NAME[o.side], r.price,
                             r.qty, o.filled, STATE_BY_NAME[o.state.value], r.ts,
                             fee_units=fee_to_units(r.fee) if self.journal is not None else 0,
                             liquidity=_LIQUIDITY.get(r.liquidity, 0)))
         elif r.kind in _STATE_REPORTS:
             self._emit(OrderEvent(self.last_id + 1, o.client_id, self.instrument, SIDE_BY_NAME[o.side],
                                   STATE_BY_NAME[o.state.value], o.price or 0, o.qty, o.filled, r.ts,
-                                  order_type=_ORDER_TYPE.get(o.kind, OrderType.LIMIT)))
+                                  order_type=_ORDER_TYPE.get(o.kind, OrderTypeCode.LIMIT)))
 
     def _emit(self, rec) -> None:
         self.last_id = rec.event_id

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from bot.store.records import (
-    AdaptiveParam, AuditEntry, Balance, Fill, InstrumentRecord, ModelRecord, Order, OrderEvent,
-    PerfFeedback, Position, QEntry, Run,
+    AdaptiveParam, AuditEntry, Balance, FillRecord, InstrumentRecord, ModelRecord, OrderRecord, OrderEvent,
+    PerfFeedback, PositionRecord, QEntry, Run,
 )
 
 
@@ -72,7 +72,7 @@ class Store(abc.ABC):
         """Apply a JOURNAL_DTYPE array atomically (order events, fills, order state,
         positions); records already stored are skipped. Returns how many were new."""
 
-    def write_journal(self, run_id: str, records: Iterable[OrderEvent | Fill]) -> int:
+    def write_journal(self, run_id: str, records: Iterable[OrderEvent | FillRecord]) -> int:
         from bot.store.records import encode_many
         return self.write_journal_batch(run_id, encode_many(list(records)))
 
@@ -80,13 +80,13 @@ class Store(abc.ABC):
     def order_events(self, run_id: str) -> list[OrderEvent]: ...
 
     @abc.abstractmethod
-    def fills(self, run_id: str) -> list[Fill]: ...
+    def fills(self, run_id: str) -> list[FillRecord]: ...
 
     @abc.abstractmethod
-    def orders(self, run_id: str) -> list[Order]: ...
+    def orders(self, run_id: str) -> list[OrderRecord]: ...
 
     @abc.abstractmethod
-    def positions(self, run_id: str) -> list[Position]: ...
+    def positions(self, run_id: str) -> list[PositionRecord]: ...
 
     @abc.abstractmethod
     def last_event_id(self, run_id: str) -> int:

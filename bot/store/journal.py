@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from bot.store.errors import JournalError, StoreConnectionError, StoreError
-from bot.store.records import JOURNAL_DTYPE, JOURNAL_RECORD_SIZE, Fill, OrderEvent, encode
+from bot.store.records import JOURNAL_DTYPE, JOURNAL_RECORD_SIZE, FillRecord, OrderEvent, encode
 
 _EVENT_ID = struct.Struct("<q")  # event_id sits at byte offset 8 of a record
 DURABILITY_POLICIES = ("batch", "event")
@@ -109,7 +109,7 @@ class Journal:
             raise JournalError(f"journal writer stopped: {self._error}") from None
 
     # -- the engine side ---------------------------------------------------------------------
-    def append(self, rec: OrderEvent | Fill) -> bool:
+    def append(self, rec: OrderEvent | FillRecord) -> bool:
         """Queue one order event or fill. False: the ring is full (back-pressure; nothing
         written, counted); the caller retries later or halts."""
         if rec.event_id <= self._last_pushed:

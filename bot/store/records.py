@@ -34,7 +34,7 @@ KIND_ORDER_EVENT = 1
 KIND_FILL = 2
 
 
-class OrderState(enum.IntEnum):
+class StateCode(enum.IntEnum):
     PENDING_NEW = 1  # sent, not yet acknowledged
     OPEN = 2  # acknowledged, resting
     PARTIALLY_FILLED = 3
@@ -46,17 +46,17 @@ class OrderState(enum.IntEnum):
 
 
 OPEN_STATES = frozenset(
-    {OrderState.PENDING_NEW, OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL}
+    {StateCode.PENDING_NEW, StateCode.OPEN, StateCode.PARTIALLY_FILLED, StateCode.PENDING_CANCEL}
 )
 
 
-# Names the OMS (bot.model.OrderState values) and venues use, mapped to the stored codes.
+# Names the OMS and venues use (bot.model.OrderState values), mapped to the stored codes.
 STATE_BY_NAME = {
-    "new": OrderState.PENDING_NEW, "pending_new": OrderState.PENDING_NEW,
-    "acknowledged": OrderState.OPEN, "open": OrderState.OPEN,
-    "partially_filled": OrderState.PARTIALLY_FILLED, "pending_cancel": OrderState.PENDING_CANCEL,
-    "filled": OrderState.FILLED, "cancelled": OrderState.CANCELED, "canceled": OrderState.CANCELED,
-    "rejected": OrderState.REJECTED, "expired": OrderState.EXPIRED,
+    "new": StateCode.PENDING_NEW, "pending_new": StateCode.PENDING_NEW,
+    "acknowledged": StateCode.OPEN, "open": StateCode.OPEN,
+    "partially_filled": StateCode.PARTIALLY_FILLED, "pending_cancel": StateCode.PENDING_CANCEL,
+    "filled": StateCode.FILLED, "cancelled": StateCode.CANCELED, "canceled": StateCode.CANCELED,
+    "rejected": StateCode.REJECTED, "expired": StateCode.EXPIRED,
 }
 SIDE_BY_NAME = {"buy": BUY, "sell": SELL}
 
@@ -74,7 +74,7 @@ def fee_to_units(fee) -> int:
     return int(units)
 
 
-class OrderType(enum.IntEnum):
+class OrderTypeCode(enum.IntEnum):
     LIMIT = 0
     MARKET = 1
     LIMIT_MAKER = 2
@@ -88,17 +88,17 @@ class OrderEvent:
     client_order_id: str
     instrument: str  # "venue:symbol"
     side: int  # BUY / SELL
-    state: int  # OrderState
+    state: int  # StateCode
     price_ticks: int
     qty_lots: int
     filled_lots: int  # cumulative, after this event
     ts_ns: int
     order_id: str = ""  # venue order id, once known
-    order_type: int = OrderType.LIMIT
+    order_type: int = OrderTypeCode.LIMIT
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class FillRecord:
     """One execution; `order_filled_lots`/`order_state` are the order's after this fill."""
 
     event_id: int
@@ -117,7 +117,7 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class Order:
+class OrderRecord:
     """The current state of an order: its latest event, with fills applied."""
 
     run_id: str
@@ -136,7 +136,7 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
-class Position:
+class PositionRecord:
     run_id: str
     instrument: str
     net_lots: int  # buys minus sells
@@ -247,9 +247,9 @@ class Violation:
 class RecoveredState:
     run_id: str
     last_event_id: int
-    orders: dict[str, Order] = field(default_factory=dict)
-    open_orders: dict[str, Order] = field(default_factory=dict)
-    positions: dict[str, Position] = field(default_factory=dict)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    open_orders: dict[str, OrderRecord] = field(default_factory=dict)
+    positions: dict[str, PositionRecord] = field(default_factory=dict)
     balances: dict[str, Decimal] = field(default_factory=dict)
     fill_count: int = 0
 
@@ -310,7 +310,7 @@ def _check_int(name: str, value, lo: int = _I64_MIN, hi: int = _I64_MAX) -> None
         raise StoreError(f"journal record field {name} out of range [{lo}, {hi}]: {value!r}")
 
 
-def encode(rec: OrderEvent | Fill) -> bytes:
+def encode(rec: OrderEvent | FillRecord) -> bytes:
     """Pack one order event or fill into a JOURNAL_DTYPE record. Bad fields raise StoreError
     naming the field and value.
 
@@ -319,7 +319,7 @@ def encode(rec: OrderEvent | Fill) -> bytes:
     field-by-field checks, which name the culprit."""
     t = type(rec)
     try:
-        if t is Fill:
+        if t is FillRecord:
             a, b, c, d = (rec.instrument.encode(), rec.client_order_id.encode(), rec.order_id.encode(),
                           rec.trade_id.encode())
             if (rec.event_id >= 1 and 0 <= rec.side <= 1 and 1 <= rec.order_state <= 8 and rec.qty_lots > 0
@@ -342,7 +342,7 @@ def encode(rec: OrderEvent | Fill) -> bytes:
 
 
 def _encode_checked(rec) -> bytes:
-    if type(rec) is Fill:
+    if type(rec) is FillRecord:
         kind, state, filled, fee, liq, otype, trade = (
             KIND_FILL, rec.order_state, rec.order_filled_lots, rec.fee_units, rec.liquidity, 0, rec.trade_id)
         if rec.qty_lots <= 0:
@@ -351,7 +351,7 @@ def _encode_checked(rec) -> bytes:
         kind, state, filled, fee, liq, otype, trade = (
             KIND_ORDER_EVENT, rec.state, rec.filled_lots, 0, 0, rec.order_type, "")
     else:
-        raise StoreError(f"journal record must be an OrderEvent or Fill, got {type(rec).__name__}")
+        raise StoreError(f"journal record must be an OrderEvent or FillRecord, got {type(rec).__name__}")
     _check_int("event_id", rec.event_id, 1)
     _check_int("side", rec.side, 0, 1)
     _check_int("state", state, 1, 8)
@@ -380,12 +380,12 @@ def encode_many(recs) -> np.ndarray:
     return out
 
 
-def decode(rec: np.void | np.ndarray) -> OrderEvent | Fill:
+def decode(rec: np.void | np.ndarray) -> OrderEvent | FillRecord:
     """The inverse of `encode` for one JOURNAL_DTYPE record."""
     r = rec if isinstance(rec, np.void) else np.asarray(rec).reshape(-1)[0]
     s = {name: bytes(r[name]).decode() for name, _ in _STR_FIELDS}
     if int(r["kind"]) == KIND_FILL:
-        return Fill(int(r["event_id"]), s["client_order_id"], s["instrument"], int(r["side"]),
+        return FillRecord(int(r["event_id"]), s["client_order_id"], s["instrument"], int(r["side"]),
                     int(r["price_ticks"]), int(r["qty_lots"]), int(r["filled_lots"]), int(r["state"]),
                     int(r["ts_ns"]), s["trade_id"], s["order_id"], int(r["fee_units"]), int(r["liquidity"]))
     if int(r["kind"]) == KIND_ORDER_EVENT:

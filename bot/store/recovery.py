@@ -136,8 +136,8 @@ def export_run(store, run_id: str, out_dir) -> dict[str, Path]:
         "balances": store.balances(run_id),
     }
     from bot.store import records as R
-    types = {"run": R.Run, "order_events": R.OrderEvent, "orders": R.Order, "fills": R.Fill,
-             "positions": R.Position, "balances": R.Balance}
+    types = {"run": R.Run, "order_events": R.OrderEvent, "orders": R.OrderRecord, "fills": R.FillRecord,
+             "positions": R.PositionRecord, "balances": R.Balance}
     paths = {}
     for name, rows in tables.items():
         fields = []

@@ -30,7 +30,7 @@ from bot.store.errors import SchemaError, StoreError
 from bot.store.interface import Store
 from bot.store.records import (
     BAR_DTYPE, BUY, KIND_FILL, KIND_ORDER_EVENT, TRADE_DTYPE, AdaptiveParam, AuditEntry, Balance,
-    JOURNAL_DTYPE, Fill, InstrumentRecord, ModelRecord, Order, OrderEvent, PerfFeedback, Position, QEntry,
+    JOURNAL_DTYPE, FillRecord, InstrumentRecord, ModelRecord, OrderRecord, OrderEvent, PerfFeedback, PositionRecord, QEntry,
     Run, decode_batch,
 )
 
@@ -317,25 +317,25 @@ class SqlStore(Store):
                            "ORDER BY event_id", (run_id,))
         return [OrderEvent(*r) for r in rows]
 
-    def fills(self, run_id: str) -> list[Fill]:
+    def fills(self, run_id: str) -> list[FillRecord]:
         with self._read() as cur:
             rows = cur.all("SELECT event_id, client_order_id, instrument, side, price_ticks, qty_lots, "
                            "order_filled_lots, order_state, ts_ns, trade_id, order_id, fee_units, liquidity "
                            "FROM fills WHERE run_id = ? ORDER BY event_id", (run_id,))
-        return [Fill(*r) for r in rows]
+        return [FillRecord(*r) for r in rows]
 
-    def orders(self, run_id: str) -> list[Order]:
+    def orders(self, run_id: str) -> list[OrderRecord]:
         with self._read() as cur:
             rows = cur.all("SELECT run_id, client_order_id, instrument, side, state, price_ticks, qty_lots, "
                            "filled_lots, order_id, order_type, created_ns, updated_ns, last_event_id "
                            "FROM orders WHERE run_id = ? ORDER BY client_order_id", (run_id,))
-        return [Order(*r) for r in rows]
+        return [OrderRecord(*r) for r in rows]
 
-    def positions(self, run_id: str) -> list[Position]:
+    def positions(self, run_id: str) -> list[PositionRecord]:
         with self._read() as cur:
             rows = cur.all("SELECT run_id, instrument, net_lots, cost_tick_lots, fee_units, last_event_id "
                            "FROM positions WHERE run_id = ? ORDER BY instrument", (run_id,))
-        return [Position(*r) for r in rows]
+        return [PositionRecord(*r) for r in rows]
 
     def last_event_id(self, run_id: str) -> int:
         with self._read() as cur:
