@@ -85,11 +85,12 @@ class OrderError(ValueError):
     """An order field or a report about an order is invalid."""
 
 
-def _enum(kind, value, what):
-    try:
-        return kind(value)
-    except ValueError:
-        raise OrderError(f"{what} must be one of {tuple(m.value for m in kind)}, got {value!r}") from None
+def as_member(kind, value, what):
+    """`value` as a member of `kind` (a member, or its string value); OrderError otherwise."""
+    member = kind._value2member_map_.get(value) if isinstance(value, str) else None
+    if member is None:
+        raise OrderError(f"{what} must be one of {tuple(m.value for m in kind)}, got {value!r}")
+    return member
 
 
 @dataclass
@@ -111,9 +112,12 @@ class Order:
     def __post_init__(self):
         if not isinstance(self.client_id, str) or not self.client_id:
             raise OrderError(f"client_id must be a non-empty string, got {self.client_id!r}")
-        self.side = _enum(Side, self.side, "side")
-        self.kind = _enum(OrderType, self.kind, "kind")
-        self.tif = _enum(TimeInForce, self.tif, "tif")
+        if type(self.side) is not Side:
+            self.side = as_member(Side, self.side, "side")
+        if type(self.kind) is not OrderType:
+            self.kind = as_member(OrderType, self.kind, "kind")
+        if type(self.tif) is not TimeInForce:
+            self.tif = as_member(TimeInForce, self.tif, "tif")
         if isinstance(self.qty, bool) or not isinstance(self.qty, int) or self.qty <= 0:
             raise OrderError(f"qty must be a positive int (lots), got {self.qty!r}")
         if self.kind == "market":

@@ -16,8 +16,8 @@
  *
  * Features (index = enum below; units: ticks, lots, seconds):
  *   spread = Pa_1 - Pb_1; mid = (Pa_1 + Pb_1)/2 (NaN while a side is empty).
- *   microprice = (Pb_1*qa_1 + Pa_1*qb_1)/(qb_1 + qa_1) (the weighted mid of the issue;
- *     cf. Stoikov 2018 for the name). microprice_mom = microprice now - microprice at the
+ *   microprice = (Pb_1*qa_1 + Pa_1*qb_1)/(qb_1 + qa_1) (the imbalance-weighted
+ *     mid; Stoikov 2018, "The micro-price", first-order form). microprice_mom = microprice now - microprice at the
  *     decision point momentum_lag samples back (NaN until there is one).
  *   imbalance_k = (qb_k - qa_k)/(qb_k + qa_k) (0 when both are 0); imbalance_cum is the
  *     same over sums of levels 1..5 (Cao, Hansch & Wang 2009, "depth imbalance").

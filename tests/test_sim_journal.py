@@ -1,4 +1,4 @@
-"""The simulated session journaled to the store (bot.sim.runner with a SessionStore), on
+"""A session journaled to the store (the driver with a bot.store.session.SessionStore), on
 SQLite and PostgreSQL: every fill the OMS booked is stored exactly once, orders' filled
 quantities equal their fills, positions and balances recovered from the store equal the
 OMS's exactly, `check` is clean, the strategy is never told of a record before it is in
@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.sim.runner import (
-    SessionStore, SimJournalError, _fee_to_store_units, instrument_record, run_market_maker,
-)
-from bot.sim.venue import Report, VenueConfig
+from bot.store.session import SessionJournalError, SessionStore, fee_for_store, instrument_record
+from bot.strategy import MicropriceMM
+from bot.strategy.driver import Driver
+from bot.venues.base import Report
+from bot.venues.sim import SimVenue, VenueConfig
 from bot.store.records import BUY, FEE_SCALE, SIDE_BY_NAME, STATE_BY_NAME, Balance, FillRecord, Run
 from bot.store.recovery import check, recover
 
@@ -43,8 +44,12 @@ def market():
 def run(market, store=None, run_id="r1", on_told=None, **kw):
     ev, inst = market
     session = None if store is None else SessionStore(store, run_id, config=dict(CONFIG), **kw)
-    return run_market_maker(ev, inst, VenueConfig(seed=3), interval_ns=INTERVAL_NS, session=session,
-                            on_told=on_told)
+    return run_market_maker(ev, inst, session, on_told)
+
+
+def run_market_maker(ev, inst, session=None, on_told=None):
+    return Driver(SimVenue(ev, inst, VenueConfig(seed=3)), MicropriceMM(), interval_ns=INTERVAL_NS,
+                  session=session, on_told=on_told).run()
 
 
 def comparable(res):
@@ -183,14 +188,13 @@ def test_resume_from_a_partial_journal(target, market):
         # a journal that lost a fill does not match the replayed OMS: resume refuses
         fill_id = next(f.event_id for f in st.fills("full") if f.event_id < n // 2)
         _copy_prefix(st, "full", "lossy", n // 2, drop_event=fill_id)
-        with pytest.raises(SimJournalError, match="differs from the OMS"):
+        with pytest.raises(SessionJournalError, match="differs from the OMS"):
             run(market, st, "lossy", resume=True)
         # a different configuration is not the same session
-        with pytest.raises(SimJournalError, match="configuration differs in seed"):
+        with pytest.raises(SessionJournalError, match="configuration differs in seed"):
             ev, inst = market
-            run_market_maker(ev, inst, VenueConfig(seed=3), interval_ns=INTERVAL_NS, session=SessionStore(
-                st, "crash0", resume=True, config={**CONFIG, "seed": 4}))
-        with pytest.raises(SimJournalError, match="already exists"):
+            run_market_maker(ev, inst, SessionStore(st, "crash0", resume=True, config={**CONFIG, "seed": 4}))
+        with pytest.raises(SessionJournalError, match="already exists"):
             run(market, st, "full")
     finally:
         st.close()
@@ -267,17 +271,17 @@ def test_sigkill_then_resume(tmp_path):
 
 def test_fee_rounding_and_instrument_specs():
     r = Report("fill", "b1", 1, 1, "buy", 100, 3, 0, "maker", Decimal("0.0000000101"))
-    assert _fee_to_store_units(r).fee == Decimal("0.000000011")
+    assert fee_for_store(r).fee == Decimal("0.000000011")
     r2 = Report("fill", "b1", 1, 1, "buy", 100, 3, 0, "maker", Decimal("-0.0000000101"))
-    assert _fee_to_store_units(r2).fee == Decimal("-0.000000010")
+    assert fee_for_store(r2).fee == Decimal("-0.000000010")
     exact = Report("fill", "b1", 1, 1, "buy", 100, 3, 0, "maker", Decimal("0.03"))
-    assert _fee_to_store_units(exact) is exact
+    assert fee_for_store(exact) is exact
     from bot.model import Instrument
 
     spec = instrument_record(Instrument("binance", "BTCUSDT", Decimal("0.01"), Decimal("0.00001")))
     assert (spec.instrument, spec.base, spec.quote) == ("binance:BTCUSDT", "BTC", "USDT")
     assert instrument_record(Instrument("s", "SYNTH-USD", Decimal("0.01"), Decimal("1"))).base == "SYNTH"
-    with pytest.raises(SimJournalError, match="base and quote"):
+    with pytest.raises(SessionJournalError, match="base and quote"):
         instrument_record(Instrument("s", "WEIRD", Decimal("0.01"), Decimal("1")))
-    with pytest.raises(SimJournalError, match="view"):
+    with pytest.raises(SessionJournalError, match="view"):
         SessionStore(None, "x", view="later")

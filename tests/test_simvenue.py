@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from engine import events as E
 from bot.model import Instrument
 from eventbuild import EventBuilder
-from bot.sim.venue import FeeSchedule, FeeTier, Impact, Latency, SimVenue, VenueConfig
+from bot.venues.sim import FeeSchedule, FeeTier, Impact, Latency, SimVenue, VenueConfig
+from sim_reference import fee_rates
 from engine import simvenue as S
 
 BID, ASK = E.SIDE_BID, E.SIDE_ASK
@@ -333,7 +334,7 @@ def test_fees_tiers_and_rebate():
     assert fills[1].fee == Decimal(10_002 * 10) * Decimal("0.00001") * 20 / 10_000
     with pytest.raises(ValueError, match="start at"):
         FeeSchedule((FeeTier(Decimal(5), Decimal(1), Decimal(1)),))
-    assert fs.rates(Decimal(60)) == (Decimal(-1), Decimal(5))
+    assert fee_rates(fs, Decimal(60)) == (Decimal(-1), Decimal(5))
 
 
 def test_impact_moves_taker_price_against_us():
@@ -388,12 +389,6 @@ def test_submit_arguments_checked():
         with pytest.raises(ValueError, match=field):
             v.submit(1_000, "x", **kwargs)
     assert v.advance(10**12) == []
-
-
-def test_perf_stages_shape():
-    st_ = S.perf_stages(5)["simvenue.event"]
-    assert st_["latency_ns"].shape == (5,) and st_["ops_per_sample"] == 4096
-    assert st_["throughput_per_s"] > 0
 
 
 def test_amend_keeps_or_loses_queue_place_and_stops_trigger():

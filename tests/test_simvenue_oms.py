@@ -9,8 +9,8 @@ from bot.model import Instrument
 from bot.model import OrderState
 from bot.oms import OrderManager
 from eventbuild import EventBuilder
-from bot.sim.runner import apply_report, send_requests
-from bot.sim.venue import Latency, SimVenue, VenueConfig
+from bot.venues.sim import Latency, VenueConfig
+from sim_reference import SimVenue, apply_report, send_requests
 
 BID, ASK = E.SIDE_BID, E.SIDE_ASK
 INST = Instrument("test", "T", Decimal("0.01"), Decimal("0.001"), Decimal("0"))

@@ -78,6 +78,7 @@ class OrderTypeCode(enum.IntEnum):
     LIMIT = 0
     MARKET = 1
     LIMIT_MAKER = 2
+    STOP_MARKET = 3
 
 
 @dataclass(frozen=True, slots=True)

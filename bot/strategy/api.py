@@ -34,7 +34,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from bot.model import Instrument, Order, OrderType, Side, TimeInForce
+from bot.model import Instrument, Order, OrderType, Side, TimeInForce, as_member
 
 CALLBACKS = ("on_start", "on_order", "on_fill", "on_trade", "on_book", "on_bar", "on_timer",
              "on_decision", "on_stop")
@@ -107,17 +107,13 @@ class MarketView:
     In a backtest the book is the recorded book with the liquidity our own orders took
     removed, which is what an exchange's feed shows its users after their trades."""
 
-    __slots__ = ("_venue", "last_trade_price", "last_trade_qty", "last_trade_ts")
+    __slots__ = ("_venue", "touch")
 
     def __init__(self, venue):
         self._venue = venue
-        self.last_trade_price = 0
-        self.last_trade_qty = 0
-        self.last_trade_ts = 0
-
-    def touch(self) -> tuple[int, int, int, int]:
-        """(bid price, bid qty, ask price, ask qty); 0, 0 for an empty side."""
-        return self._venue.touch()
+        # touch() -> (bid price, bid qty, ask price, ask qty); 0, 0 for an empty side. The
+        # venue's own method, bound once: the strategy reads it every step.
+        self.touch = venue.touch
 
     @property
     def bid(self) -> int | None:
@@ -158,7 +154,8 @@ class Context:
     @property
     def now(self) -> int:
         """Feed time of the current step, ns."""
-        return self._d.now
+        d = self._d
+        return d.venue.now if d.running else d.now
 
     @property
     def position(self) -> int:
@@ -194,8 +191,11 @@ class Context:
                kind: OrderType | str = OrderType.LIMIT, tif: TimeInForce | str = TimeInForce.GTC,
                client_id: str | None = None) -> str:
         """Send an order; returns its client id. A market order has no price."""
-        cid = client_id or self.new_id(side)
-        self._d.submit(cid, Side(side), qty, price, OrderType(kind), TimeInForce(tif))
+        side = as_member(Side, side, "side")
+        cid = client_id or f"{side.value[0]}{self._next}"
+        if client_id is None:
+            self._next += 1
+        self._d.submit(cid, side, qty, price, as_member(OrderType, kind, "kind"), as_member(TimeInForce, tif, "tif"))
         return cid
 
     def cancel(self, client_id: str) -> None:

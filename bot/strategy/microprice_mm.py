@@ -5,14 +5,15 @@ weighted by the opposite side's size (Stoikov 2018, "The micro-price", first-ord
 the imbalance-weighted mid). Quotes sit half_spread_ticks either side of it, shifted
 against inventory by skew_ticks per order-size of position, never crossing the touch, and
 a side stops quoting at max_position. A working quote is replaced (cancel, then a new
-order) only when its target moved requote_ticks or more. Exact arithmetic: prices are int
-ticks, the microprice a Fraction. Without order_qty the quote size is about twice the
-venue's minimum notional at the first touch seen.
+order) only when its target moved requote_ticks or more. Exact arithmetic on ints: with
+microprice N/D and skew S/Q, the buy quote floor(N/D - h - S/Q) is one floor division of
+N*Q - h*D*Q - S*D by D*Q (and the sell quote one ceiling division), so no Fraction is
+built per decision. Without order_qty the quote size is about twice the venue's minimum
+notional at the first touch seen.
 """
 
 from __future__ import annotations
 
-import math
 from decimal import ROUND_CEILING
 from fractions import Fraction
 
@@ -56,10 +57,14 @@ class MicropriceMM(Strategy):
     def quotes(self, bid_px: int, bid_qty: int, ask_px: int, ask_qty: int,
                position: int) -> dict[str, int | None]:
         """{'buy': price or None, 'sell': price or None} for the current touch and position."""
-        micro = self.microprice(bid_px, bid_qty, ask_px, ask_qty)
-        skew = Fraction(self.skew_ticks * position, self.order_qty)
-        buy = math.floor(micro - self.half_spread_ticks - skew)
-        sell = math.ceil(micro + self.half_spread_ticks - skew)
+        n = bid_px * ask_qty + ask_px * bid_qty  # microprice = n / d
+        d = bid_qty + ask_qty
+        q = self.order_qty
+        dq = d * q
+        skew = self.skew_ticks * position * d  # skew_ticks * position / q, over d * q
+        half = self.half_spread_ticks * dq
+        buy = (n * q - half - skew) // dq
+        sell = -((skew - n * q - half) // dq)  # ceil((n * q + half - skew) / dq)
         buy = min(buy, ask_px - 1)    # stay passive: never at or through the opposite touch
         sell = max(sell, bid_px + 1)
         limit = self.max_position or 5 * self.order_qty

@@ -1,32 +1,25 @@
-"""Simulated venue: our orders meet a recorded (or generated) L2 market with latency, fees,
-market impact, venue filters and rate limits. The replay loop and queue positions are C
-(engine.simvenue over csrc/simvenue.c); this layer schedules and prices.
+"""A plain-Python model of the simulated venue: the reference the C driver
+(engine.simdriver, behind bot.venues.sim.SimVenue) is checked against report for report.
 
-Time is the feed's local receive time (ts_local, ns). A request made at strategy time t
-reaches the venue at t + entry latency; its acknowledgement, rejection and fills become
-visible to the strategy ack latency after they happen at the venue. The strategy's view
-of the market is the caller's business: the driver in bot.sim.runner looks at the book at
-t and acts at t + market-data latency. Latencies are constant or lognormal, drawn from one
-seeded generator in call order, so the same seed and data give identical fills.
+Our orders meet a recorded (or generated) L2 market with latency, fees, market impact,
+venue filters and rate limits; queue positions are the C core's (engine.simvenue). Time is
+the feed's local receive time. A request made at strategy time t reaches the venue at
+t + entry latency; its acknowledgement, rejection and fills become visible ack latency
+after they happen. Latencies are constant or lognormal from one numpy generator in call
+order (the C driver draws its own stream: parity holds for constant latencies). Fees are
+basis points of the quote notional by 30-day volume tier, exact Decimals; taker fills pay
+ceil(price * gamma * sigma * sqrt(Q / ADV)) ticks of impact. Filters at arrival: rate
+limit, no liquidity, min notional, percent-price band.
 
-Fees are basis points of the quote notional by 30-day quote volume tier (the tier reached
-by volume traded before the fill); a negative maker rate is a rebate. Fees are exact
-Decimals. Orders that take liquidity walk the visible book level by level (the C core
-removes what we took), then pay the square-root impact term: each taker fill's price is
-moved against us by ceil(price * gamma * sigma * sqrt(Q / ADV)) ticks, Q the order's
-taken quantity and ADV the average daily volume, both in lots (Almgren et al. 2005,
-"Direct estimation of equity market impact"; the usual square-root law).
-
-Filters at arrival, each a rejection with a reason: price on the tick grid and qty on the
-lot grid (ints by construction here), min notional, percent-price band around the mid,
-and a sliding-window order rate limit.
+`reference_market_maker` is the decision loop of the market maker as it was written in
+Python (cancel and replace around the microprice every interval), for comparing fills.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -34,124 +27,32 @@ from fractions import Fraction
 import numpy as np
 
 from bot.model import Instrument
+from bot.oms import Amend, Cancel, OrderManager, Submit
+from bot.strategy.microprice_mm import MicropriceMM, default_order_qty
+from bot.venues.base import Report
+from bot.venues.sim import VenueConfig
 from engine import simvenue as core
 
 NS_PER_DAY = 86_400 * 10**9
 
 
-class VenueConfigError(ValueError):
-    """A simulated-venue setting is out of range or inconsistent."""
+def latency_sample(lat, rng: np.random.Generator) -> int:
+    if lat.sigma == 0 or lat.median_ns == 0:
+        return lat.median_ns
+    return int(lat.median_ns * math.exp(lat.sigma * rng.standard_normal()))
 
 
-@dataclass(frozen=True)
-class Latency:
-    """Constant (sigma 0) or lognormal with the given median, in ns."""
-    median_ns: int = 0
-    sigma: float = 0.0
-
-    def __post_init__(self):
-        if isinstance(self.median_ns, bool) or not isinstance(self.median_ns, int) or self.median_ns < 0:
-            raise VenueConfigError(f"latency median_ns must be an int >= 0, got {self.median_ns!r}")
-        if not (self.sigma >= 0 and math.isfinite(self.sigma)):
-            raise VenueConfigError(f"latency sigma must be >= 0, got {self.sigma!r}")
-
-    def sample(self, rng: np.random.Generator) -> int:
-        if self.sigma == 0 or self.median_ns == 0:
-            return self.median_ns
-        return int(self.median_ns * math.exp(self.sigma * rng.standard_normal()))
+def impact_ticks(imp, price: int, qty: int) -> int:
+    frac = imp.gamma * imp.sigma * math.sqrt(qty / imp.adv_lots)
+    return math.ceil(price * frac) if frac > 0 else 0
 
 
-@dataclass(frozen=True)
-class FeeTier:
-    min_volume: Decimal  # 30-day quote volume at which the tier starts
-    maker_bps: Decimal   # negative: rebate
-    taker_bps: Decimal
-
-
-# Binance spot regular tiers (2024, no BNB discount), quote = USDT.
-DEFAULT_TIERS = (
-    FeeTier(Decimal(0), Decimal("10"), Decimal("10")),
-    FeeTier(Decimal(1_000_000), Decimal("9"), Decimal("10")),
-    FeeTier(Decimal(5_000_000), Decimal("8"), Decimal("10")),
-    FeeTier(Decimal(20_000_000), Decimal("4.2"), Decimal("6")),
-)
-
-
-@dataclass(frozen=True)
-class FeeSchedule:
-    tiers: tuple[FeeTier, ...] = DEFAULT_TIERS
-
-    def __post_init__(self):
-        if not self.tiers or self.tiers[0].min_volume != 0:
-            raise VenueConfigError("fee tiers must start at min_volume 0")
-        vols = [t.min_volume for t in self.tiers]
-        if vols != sorted(vols) or len(set(vols)) != len(vols):
-            raise VenueConfigError(f"fee tier volumes must be strictly increasing, got {vols}")
-
-    def rates(self, volume_30d: Decimal) -> tuple[Decimal, Decimal]:
-        tier = self.tiers[0]
-        for t in self.tiers:
-            if volume_30d >= t.min_volume:
-                tier = t
-        return tier.maker_bps, tier.taker_bps
-
-
-@dataclass(frozen=True)
-class Impact:
-    """Square-root impact: price moves by gamma * sigma * sqrt(Q / ADV) (fraction of price)."""
-    gamma: float = 0.0
-    sigma: float = 0.0  # daily volatility, fraction
-    adv_lots: int = 1
-
-    def __post_init__(self):
-        if self.gamma < 0 or self.sigma < 0 or self.adv_lots <= 0:
-            raise VenueConfigError(f"impact needs gamma >= 0, sigma >= 0, adv_lots > 0; got {self}")
-
-    def ticks(self, price: int, qty: int) -> int:
-        frac = self.gamma * self.sigma * math.sqrt(qty / self.adv_lots)
-        return math.ceil(price * frac) if frac > 0 else 0
-
-
-@dataclass(frozen=True)
-class VenueConfig:
-    entry_latency: Latency = Latency(1_000_000)
-    ack_latency: Latency = Latency(1_000_000)
-    md_latency: Latency = Latency(0)
-    fees: FeeSchedule = FeeSchedule()
-    impact: Impact = Impact()
-    percent_price: Fraction = Fraction(1, 5)  # price within mid * (1 -/+ this)
-    rate_limit_orders: int = 50                # at most this many orders ...
-    rate_limit_window_ns: int = 10 * 10**9     # ... per sliding window
-    queue_model: str = "risk_averse"
-    queue_power: float = 2.0
-    max_orders: int = 256
-    seed: int = 7
-
-    def __post_init__(self):
-        if self.queue_model not in core.QUEUE_MODELS:
-            raise VenueConfigError(f"queue_model must be one of {', '.join(core.QUEUE_MODELS)}, "
-                                   f"got {self.queue_model!r}")
-        if self.rate_limit_orders < 1 or self.rate_limit_window_ns < 1:
-            raise VenueConfigError("rate limit needs orders >= 1 and window_ns >= 1")
-        if not (0 < self.percent_price):
-            raise VenueConfigError(f"percent_price must be > 0, got {self.percent_price}")
-
-
-@dataclass(frozen=True)
-class Report:
-    """What the strategy learns. kind: ack, reject, fill, cancelled, cancel_reject, expired."""
-    kind: str
-    client_id: str
-    ts: int           # when it happened at the venue
-    visible_ts: int   # when the strategy sees it
-    side: str = ""
-    price: int = 0
-    qty: int = 0
-    leaves: int = 0
-    liquidity: str = ""  # maker / taker for fills
-    fee: Decimal = Decimal(0)  # quote currency; negative = rebate
-    reason: str = ""
-    ahead: int = 0  # ack: queue ahead on joining; maker fill: queue ahead when it joined
+def fee_rates(fees, volume_30d: Decimal) -> tuple[Decimal, Decimal]:
+    tier = fees.tiers[0]
+    for t in fees.tiers:
+        if volume_30d >= t.min_volume:
+            tier = t
+    return tier.maker_bps, tier.taker_bps
 
 
 @dataclass
@@ -178,7 +79,8 @@ class QueueStats:
 
 
 class SimVenue:
-    def __init__(self, events: np.ndarray, instrument: Instrument, config: VenueConfig = VenueConfig()):
+    def __init__(self, events: np.ndarray, instrument: Instrument, config: VenueConfig | None = None):
+        config = config if config is not None else VenueConfig()
         self.instrument = instrument
         self.config = config
         self.core = core.VenueCore(events, max_orders=config.max_orders,
@@ -231,7 +133,7 @@ class SimVenue:
         self._next_core_id += 1
         self._orders[client_id] = info
         self._by_core[info.core_id] = info
-        arrival = t + self.config.entry_latency.sample(self.rng)
+        arrival = t + latency_sample(self.config.entry_latency, self.rng)
         self._schedule(arrival, ("place", info, tif, post_only, expire_ts))
 
     def amend(self, t: int, client_id: str, price: int, qty: int) -> None:
@@ -243,13 +145,13 @@ class SimVenue:
         for name, v in (("price", price), ("qty", qty)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-        self._schedule(t + self.config.entry_latency.sample(self.rng),
+        self._schedule(t + latency_sample(self.config.entry_latency, self.rng),
                        ("amend", self._orders[client_id], price, qty))
 
     def cancel(self, t: int, client_id: str) -> None:
         if client_id not in self._orders:
             raise ValueError(f"unknown client_id {client_id!r}")
-        self._schedule(t + self.config.entry_latency.sample(self.rng), ("cancel", self._orders[client_id]))
+        self._schedule(t + latency_sample(self.config.entry_latency, self.rng), ("cancel", self._orders[client_id]))
 
     def advance(self, t: int) -> list[Report]:
         """Run the venue up to time t; returns the reports the strategy sees by t."""
@@ -303,7 +205,7 @@ class SimVenue:
         return report
 
     def _ack_at(self, ts):
-        return ts + self.config.ack_latency.sample(self.rng)
+        return ts + latency_sample(self.config.ack_latency, self.rng)
 
     def _reject(self, ts, info, reason):
         self._emit(Report("reject", info.client_id, ts, self._ack_at(ts), info.side, info.price,
@@ -340,7 +242,7 @@ class SimVenue:
     def _fee(self, ts, price, qty, liquidity) -> Decimal:
         while self._volume and self._volume[0][0] <= ts - 30 * NS_PER_DAY:
             self._volume_sum -= self._volume.popleft()[1]
-        maker_bps, taker_bps = self.config.fees.rates(self._volume_sum)
+        maker_bps, taker_bps = fee_rates(self.config.fees, self._volume_sum)
         notional = price * qty * self._unit
         self._volume.append((ts, notional))
         self._volume_sum += notional
@@ -451,7 +353,7 @@ class SimVenue:
                                   info.price, int(r["qty"]), 0, reason="stop_unfilled"))
             elif kind == "taker":
                 px = int(r["price"])
-                bump = self.config.impact.ticks(px, taken[int(r["id"])])
+                bump = impact_ticks(self.config.impact, px, taken[int(r["id"])])
                 px = px + bump if info.side == "buy" else max(px - bump, 1)
                 self._fill(ts, info, px, int(r["qty"]), int(r["leaves"]), "taker", 0)
             else:
@@ -471,3 +373,86 @@ class SimVenue:
             "median_time_to_first_fill_ms": (delays[len(delays) // 2] / 1e6) if delays else None,
             **{f"core_{k}": v for k, v in self.core.stats().items()},
         }
+
+
+def send_requests(oms: OrderManager, venue: SimVenue, t: int, on_submit=None) -> int:
+    """Drain the OMS outbox into the venue at strategy time t; returns requests sent."""
+    n = 0
+    while oms.outbox:
+        req = oms.outbox.popleft()
+        if isinstance(req, Submit):
+            o = req.order
+            if on_submit is not None:
+                on_submit(o, t)
+            venue.submit(t, o.client_id, o.side, o.qty, o.price or 0,
+                         tif="ioc" if o.kind == "market" else o.tif,
+                         kind="stop" if o.kind == "stop" else "limit")
+        elif isinstance(req, Cancel):
+            venue.cancel(t, req.client_id)
+        elif isinstance(req, Amend):
+            venue.amend(t, req.client_id, req.price, req.qty)
+        n += 1
+    return n
+
+
+def apply_report(oms: OrderManager, r: Report, unit: Decimal, rejects: Counter | None = None):
+    """Hand one venue report to the OMS (fees converted to tick-lots, exactly)."""
+    if r.kind == "amended":
+        oms.on_amended(r.client_id, r.price, r.qty)
+    elif r.kind == "amend_reject":
+        oms.on_amend_rejected(r.client_id)
+    elif r.kind == "ack":
+        oms.on_ack(r.client_id)
+    elif r.kind == "reject":
+        oms.on_reject(r.client_id, r.reason)
+        if rejects is not None:
+            rejects[r.reason] += 1
+    elif r.kind == "fill":
+        oms.on_fill(r.client_id, r.qty, r.price, Fraction(r.fee) / Fraction(unit))
+    elif r.kind == "cancelled":
+        oms.on_cancelled(r.client_id)
+    elif r.kind == "expired":
+        oms.on_expired(r.client_id)
+
+
+def reference_market_maker(events: np.ndarray, inst: Instrument, cfg: VenueConfig,
+                           interval_ns: int = 100_000_000) -> tuple[SimVenue, OrderManager]:
+    """The market maker's loop in Python over the reference venue: (venue, OMS) at the end
+    (venue.fills holds every fill report)."""
+    venue = SimVenue(events, inst, cfg)
+    oms = OrderManager(symbol=inst.symbol)
+    unit = inst.tick_size * inst.lot_size
+    md_rng = np.random.default_rng(cfg.seed + 1)
+    working: dict[str, str | None] = {"buy": None, "sell": None}
+    strategy = None
+    sent = 0
+    t, end = int(events["ts_local"][0]), int(events["ts_local"][-1])
+    while t <= end:
+        for r in venue.advance(t):
+            apply_report(oms, r, unit)
+        b, a = venue.core.best("buy"), venue.core.best("sell")
+        if b is not None and a is not None and b[0] < a[0]:
+            if strategy is None:
+                strategy = MicropriceMM(order_qty=default_order_qty(inst, b[0]))
+            position = oms.portfolio.position(inst.symbol).qty
+            want = strategy.quotes(b[0], b[1], a[0], a[1], position)
+            t_act = t + latency_sample(cfg.md_latency, md_rng)
+            for side, px in want.items():
+                cid = working[side]
+                live = cid is not None and not oms.orders[cid].state.terminal
+                if live and strategy.keep(oms.orders[cid].price, px):
+                    continue
+                if live:
+                    oms.cancel(cid)
+                if px is not None:
+                    cid = f"{side[0]}{sent}"
+                    sent += 1
+                    oms.submit(cid, side, strategy.order_qty, px)
+                    working[side] = cid
+                else:
+                    working[side] = None
+            send_requests(oms, venue, t_act)
+        t += interval_ns
+    for r in venue.finish():
+        apply_report(oms, r, unit)
+    return venue, oms
