@@ -6,7 +6,8 @@ C (engine.simdriver), which advances the market and our orders to each decision 
 calls back into Python only when the step has reports (`_on_reports`) and at the step
 itself (`_on_step`, or the strategy's on_decision directly when nothing else is needed).
 The driver hands reports to the OMS, the OMS's changes to the session journal
-(bot.store.session.OmsJournal: told at once without a store, once durable with one), and
+(bot.store.session.OmsJournal: with a store the strategy is told of each change once it
+is durable; without one it reads the OMS itself, `OmsView`, and no record is made), and
 the strategy's actions to the OMS and from its outbox to the venue at the step's action
 time (feed time + market-data latency).
 
@@ -35,6 +36,26 @@ from bot.strategy.api import Bar, Context, Strategy, StrategyError, overridden
 from engine.events import EV_TRADE
 
 _TRADE = EV_TRADE
+
+
+class OmsView:
+    """What the strategy knows when nothing is journaled: the OMS as it stands (every
+    report is told at once). The same questions as bot.store.session.StrategyView."""
+
+    def __init__(self, oms: OrderManager):
+        self.orders = oms.orders
+        self._position = oms.portfolio.position(oms.symbol)
+
+    @property
+    def position(self) -> int:
+        return self._position.qty
+
+    def live(self, client_id: str) -> bool:
+        o = self.orders.get(client_id)
+        return o is not None and not o.state.terminal
+
+    def open_ids(self) -> list[str]:
+        return [c for c, o in self.orders.items() if not o.state.terminal]
 
 
 @dataclass
@@ -113,7 +134,8 @@ class Driver:
         inst = venue.instrument
         self.unit = inst.tick_size * inst.lot_size
         self.oms = OrderManager(symbol=inst.symbol)
-        self.told = StrategyView()
+        self.told = StrategyView() if session is not None or on_told is not None else OmsView(self.oms)
+        self.records: OmsJournal | None = None
         self.rejects: Counter = Counter()
         self.fills: list = []
         self.fees = Decimal(0)
@@ -168,8 +190,9 @@ class Driver:
             req = oms.outbox.popleft()
             if isinstance(req, Submit):
                 o = req.order
-                self.told.intend(o.client_id, o.price)  # a strategy knows its own orders at once
-                self.records.submitted(o, t)
+                if self.records is not None:
+                    self.told.intend(o.client_id, o.price)  # a strategy knows its own orders at once
+                    self.records.submitted(o, t)
                 venue.submit(t, o.client_id, o.side, o.qty, o.price or 0,
                              "ioc" if o.kind == OrderType.MARKET else o.tif,
                              kind="stop" if o.kind == OrderType.STOP else "limit")
@@ -203,7 +226,8 @@ class Driver:
             oms.on_amend_rejected(r.client_id)
         # cancel_reject: the order had already finished; its fill or end report says how
         order = oms.orders[r.client_id]
-        self.records.reported(r, order)
+        if self.records is not None:
+            self.records.reported(r, order)
         cb = self._callbacks
         if kind == "fill":
             if "on_fill" in cb:
@@ -222,7 +246,8 @@ class Driver:
         """The general step: journal delivery, the market callbacks, timers, features."""
         venue, strat, ctx, cb = self.venue, self.strategy, self.ctx, self._callbacks
         self.now = t = venue.now
-        self.records.deliver(self._wait, self._timeout)
+        if self.records is not None:
+            self.records.deliver(self._wait, self._timeout)
         if self._features is not None or "on_trade" in cb or "on_bar" in cb:
             lo, hi = venue.step_rows()
             rows = venue.events[lo:hi]
@@ -273,8 +298,9 @@ class Driver:
         if session is not None:
             self.journal, self.recovered = start_session(session, inst, start)
         recovered = self.recovered
-        self.records = OmsJournal(inst, self.told, self.journal, self.on_told,
-                                  durable_floor=recovered.last_event_id if recovered is not None else 0)
+        if isinstance(self.told, StrategyView):
+            self.records = OmsJournal(inst, self.told, self.journal, self.on_told,
+                                      durable_floor=recovered.last_event_id if recovered is not None else 0)
         self._wait = session is None or session.view == "wait"
         self._timeout = session.wait_timeout_s if session is not None else 0.0
         resume_check: list[str] | None = None
@@ -322,7 +348,8 @@ class Driver:
             self.now = end
             for r in venue.finish():
                 self._apply(r)
-            self.records.deliver(True, self._timeout)
+            if self.records is not None:
+                self.records.deliver(True, self._timeout)
             if "on_stop" in cb:
                 self.strategy.on_stop(self.ctx)
             if recovered is not None and resume_check is None:

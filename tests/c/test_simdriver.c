@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "event_rows.h"
 
 static bot4_event ev[100000];
 static int64_t nev, last_u;
@@ -21,18 +22,7 @@ static int64_t n_out;
 static void row(int64_t ts, int kind, int side, int64_t px, int64_t qty, int flags,
                 int64_t first, int64_t last)
 {
-    bot4_event *e = &ev[nev++];
-    memset(e, 0, sizeof *e);
-    e->ts_exch = ts;
-    e->ts_local = ts;
-    e->kind = (uint8_t)kind;
-    e->side = (uint8_t)side;
-    e->price = px;
-    e->qty = qty;
-    e->flags = (uint16_t)flags;
-    e->seq_first = first;
-    e->seq_last = last;
-    e->seq_prev = BOT4_SEQ_NONE;
+    event_row(&ev[nev++], ts, kind, side, px, qty, flags, first, last);
 }
 
 static void snapshot2(int64_t ts, int64_t bid, int64_t bq, int64_t ask, int64_t aq)
