@@ -287,3 +287,16 @@ def test_depth_and_market_view(synth20k):
     assert d.shape[1] == 2 and len(d) == 5 and np.all(np.diff(d[:, 0]) < 0)
     assert d[0, 0] == seen["touch"][0] and d[0, 1] == seen["touch"][1]
     assert seen["mid"] == Fraction(seen["touch"][0] + seen["touch"][2], 2)
+
+
+def test_no_order_after_the_data_ends(synth20k):
+    from bot.strategy import StrategyError
+
+    ev, inst = synth20k
+
+    class Late(Strategy):
+        def on_stop(self, ctx):
+            ctx.submit("buy", 1, 1)
+
+    with pytest.raises(StrategyError, match="data has ended"):
+        run(ev, inst, Late())

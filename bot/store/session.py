@@ -341,3 +341,81 @@ def finish_session(session, journal, rec: OmsJournal, oms, inst, end_ns, recover
         "recovered_equals_oms": not mismatches, "mismatches": mismatches[:20],
         "check_violations": violations[:20], "check_ok": not violations,
     }
+
+
+class SessionRecorder:
+    """The journaling component a driver plugs in: it starts (or resumes) the run in the
+    store, turns every OMS change into a journal record (OmsJournal), tells the strategy's
+    view what is durable, checks a resumed run against the replayed OMS where the store left
+    off, and at the end recovers the run and compares it with the OMS (finish_session).
+
+    The driver calls: start(oms, start_ns) before the first step; fill_report(report)
+    before booking a fill (the store's fee unit); submitted(order, t) and reported(report,
+    order) as the OMS changes; deliver() before each strategy step; finish(oms, end_ns) at
+    the end (returns the store figures); abort() if the run fails."""
+
+    def __init__(self, session: SessionStore | None, inst: Instrument, view: StrategyView, on_told=None):
+        self.session = session
+        self.inst = inst
+        self.view = view
+        self.on_told = on_told
+        self.wait = session is None or session.view == "wait"
+        self.timeout = session.wait_timeout_s if session is not None else 0.0
+        self.journal = None
+        self.recovered = None
+        self.records: OmsJournal | None = None
+        self._resume_check: list[str] | None = None
+
+    def start(self, oms, start_ns: int) -> None:
+        session, inst = self.session, self.inst
+        if session is not None:
+            self.journal, self.recovered = start_session(session, inst, start_ns)
+        recovered = self.recovered
+        self.records = OmsJournal(inst, self.view, self.journal, self.on_told,
+                                  durable_floor=recovered.last_event_id if recovered is not None else 0)
+        if recovered is not None:
+            def verify_resume():
+                self._resume_check = oms_mismatches(recovered, oms, self.records, inst)
+                if self._resume_check:
+                    raise SessionJournalError(
+                        f"run {session.run_id}: the recovered state differs from the OMS's at event "
+                        f"{recovered.last_event_id}: " + "; ".join(self._resume_check[:5]))
+            if recovered.last_event_id == 0:
+                verify_resume()
+            else:
+                self.records.checkpoint = (recovered.last_event_id, verify_resume)
+        if self.journal is not None:
+            self.journal.start()
+
+    def fill_report(self, report):
+        """The fill report as the store holds it (fee rounded up to whole 1e-9 units)."""
+        return fee_for_store(report) if self.journal is not None else report
+
+    def submitted(self, order, t: int) -> None:
+        self.records.submitted(order, t)
+
+    def reported(self, report, order) -> None:
+        self.records.reported(report, order)
+
+    def deliver(self, everything: bool = False) -> None:
+        """Tell the view what is durable (per the view policy), or, with everything, wait
+        until all of it is and tell it all."""
+        self.records.deliver(everything or self.wait, self.timeout)
+
+    def finish(self, oms, end_ns: int) -> dict | None:
+        """Tell everything (waiting for durability), check a resume happened, close the
+        journal; with a store, end the run, recover it and compare (the store figures)."""
+        self.deliver(everything=True)
+        recovered, session = self.recovered, self.session
+        if recovered is not None and self._resume_check is None:
+            raise SessionJournalError(
+                f"run {session.run_id}: the store holds events up to {recovered.last_event_id} "
+                f"but this session made only {self.records.last_id}: not the same session")
+        if self.journal is None:
+            return None
+        self.journal.close()
+        return finish_session(session, self.journal, self.records, oms, self.inst, end_ns, recovered)
+
+    def abort(self) -> None:
+        if self.journal is not None:
+            self.journal.close(raise_error=False)

@@ -28,10 +28,7 @@ import numpy as np
 
 from bot.model import Instrument, OrderType, Side, TimeInForce
 from bot.oms import Amend, Cancel, OrderManager, Submit
-from bot.store.session import (
-    OmsJournal, SessionJournalError, SessionStore, StrategyView, fee_for_store, finish_session,
-    oms_mismatches, start_session,
-)
+from bot.store.session import SessionRecorder, SessionStore, StrategyView
 from bot.strategy.api import Bar, Context, Strategy, StrategyError, overridden
 from engine.events import EV_TRADE
 
@@ -129,13 +126,16 @@ class Driver:
         self.venue = venue
         self.strategy = strategy
         self.interval_ns = interval_ns
-        self.session = session
-        self.on_told = on_told
         inst = venue.instrument
         self.unit = inst.tick_size * inst.lot_size
         self.oms = OrderManager(symbol=inst.symbol)
-        self.told = StrategyView() if session is not None or on_told is not None else OmsView(self.oms)
-        self.records: OmsJournal | None = None
+        if session is not None or on_told is not None:
+            self.told = StrategyView()
+            self.recorder = SessionRecorder(session, inst, self.told, on_told)
+        else:
+            self.told = OmsView(self.oms)
+            self.recorder = None
+        self.ended = False
         self.rejects: Counter = Counter()
         self.fills: list = []
         self.fees = Decimal(0)
@@ -143,8 +143,6 @@ class Driver:
         self.steps = 0
         self.now = 0
         self.running = False  # inside venue.run: the clock is the venue's step time
-        self.journal = None
-        self.recovered = None
         self._timers: list[tuple[int, str]] = []
         self._callbacks = overridden(strategy)
         self._features = None
@@ -185,14 +183,17 @@ class Driver:
     def _send(self) -> None:
         """Drain the OMS outbox into the venue at this step's action time."""
         venue, oms = self.venue, self.oms
+        if self.ended:
+            oms.outbox.clear()
+            raise StrategyError("the data has ended: no order can be sent from on_stop")
         t = venue.act_ts
         while oms.outbox:
             req = oms.outbox.popleft()
             if isinstance(req, Submit):
                 o = req.order
-                if self.records is not None:
+                if self.recorder is not None:
                     self.told.intend(o.client_id, o.price)  # a strategy knows its own orders at once
-                    self.records.submitted(o, t)
+                    self.recorder.submitted(o, t)
                 venue.submit(t, o.client_id, o.side, o.qty, o.price or 0,
                              "ioc" if o.kind == OrderType.MARKET else o.tif,
                              kind="stop" if o.kind == OrderType.STOP else "limit")
@@ -206,8 +207,8 @@ class Driver:
     def _apply(self, r) -> None:
         oms, kind = self.oms, r.kind
         if kind == "fill":
-            if self.journal is not None:
-                r = fee_for_store(r)
+            if self.recorder is not None:
+                r = self.recorder.fill_report(r)
             self.fees += r.fee
             self.fills.append(r)
             oms.on_fill(r.client_id, r.qty, r.price, Fraction(r.fee) / Fraction(self.unit))
@@ -226,8 +227,8 @@ class Driver:
             oms.on_amend_rejected(r.client_id)
         # cancel_reject: the order had already finished; its fill or end report says how
         order = oms.orders[r.client_id]
-        if self.records is not None:
-            self.records.reported(r, order)
+        if self.recorder is not None:
+            self.recorder.reported(r, order)
         cb = self._callbacks
         if kind == "fill":
             if "on_fill" in cb:
@@ -246,8 +247,8 @@ class Driver:
         """The general step: journal delivery, the market callbacks, timers, features."""
         venue, strat, ctx, cb = self.venue, self.strategy, self.ctx, self._callbacks
         self.now = t = venue.now
-        if self.records is not None:
-            self.records.deliver(self._wait, self._timeout)
+        if self.recorder is not None:
+            self.recorder.deliver()
         if self._features is not None or "on_trade" in cb or "on_bar" in cb:
             lo, hi = venue.step_rows()
             rows = venue.events[lo:hi]
@@ -288,41 +289,20 @@ class Driver:
 
     # ---- the run -------------------------------------------------------------------------
     def run(self) -> RunResult:
-        venue, inst, session = self.venue, self.venue.instrument, self.session
+        venue, inst, recorder = self.venue, self.venue.instrument, self.recorder
         events = venue.events
         if len(events) == 0:
             raise StrategyError("no events to run on")
         t0 = time.perf_counter()
         start = int(events["ts_local"][0])
         end = int(events["ts_local"][-1])
-        if session is not None:
-            self.journal, self.recovered = start_session(session, inst, start)
-        recovered = self.recovered
-        if isinstance(self.told, StrategyView):
-            self.records = OmsJournal(inst, self.told, self.journal, self.on_told,
-                                      durable_floor=recovered.last_event_id if recovered is not None else 0)
-        self._wait = session is None or session.view == "wait"
-        self._timeout = session.wait_timeout_s if session is not None else 0.0
-        resume_check: list[str] | None = None
-        if recovered is not None:
-            def verify_resume():
-                nonlocal resume_check
-                resume_check = oms_mismatches(recovered, self.oms, self.records, inst)
-                if resume_check:
-                    raise SessionJournalError(
-                        f"run {session.run_id}: the recovered state differs from the OMS's at event "
-                        f"{recovered.last_event_id}: " + "; ".join(resume_check[:5]))
-            if recovered.last_event_id == 0:
-                verify_resume()
-            else:
-                self.records.checkpoint = (recovered.last_event_id, verify_resume)
         if self.strategy.wants_features:
             from engine.book import Book
             from engine.features import Features
 
             self._book, self._features = Book(), Features()
         cb = self._callbacks
-        general = (session is not None or self._features is not None
+        general = (recorder is not None or self._features is not None
                    or bool(cb & {"on_trade", "on_bar", "on_book", "on_timer"}))
         if general:
             step = self._on_step
@@ -331,9 +311,10 @@ class Driver:
             step = functools.partial(self.strategy.on_decision, self.ctx, None)
         else:
             step = None
+        store_info = None
         try:
-            if self.journal is not None:
-                self.journal.start()
+            if recorder is not None:
+                recorder.start(self.oms, start)
             if "on_start" in cb:
                 self.now = start
                 self.strategy.on_start(self.ctx)
@@ -348,22 +329,16 @@ class Driver:
             self.now = end
             for r in venue.finish():
                 self._apply(r)
-            if self.records is not None:
-                self.records.deliver(True, self._timeout)
+            self.ended = True
+            if recorder is not None:
+                recorder.deliver(everything=True)
             if "on_stop" in cb:
                 self.strategy.on_stop(self.ctx)
-            if recovered is not None and resume_check is None:
-                raise SessionJournalError(
-                    f"run {session.run_id}: the store holds events up to {recovered.last_event_id} "
-                    f"but this session made only {self.records.last_id}: not the same session")
-            if self.journal is not None:
-                self.journal.close()
+            if recorder is not None:
+                store_info = recorder.finish(self.oms, end)
         finally:
-            if self.journal is not None:
-                self.journal.close(raise_error=False)
-        store_info = None
-        if session is not None:
-            store_info = finish_session(session, self.journal, self.records, self.oms, inst, end, recovered)
+            if recorder is not None:
+                recorder.abort()
         p = self.oms.portfolio
         pos = p.position(inst.symbol)
         unreal = pos.qty * last_mid - pos.cost_basis if last_mid is not None else Fraction(0)
