@@ -1,26 +1,35 @@
-"""Ring buffer throughput (engine.ring) against plain-Python references in the same run.
+"""Ring buffer throughput (csrc/ring.c, engine.ring) against plain-Python references in
+the same run.
 
-* one thread, batched: push 256 8-byte records then pop them, in C (spsc_bench /
-  mpmc_bench), vs collections.deque append x256 + popleft x256 of 8-byte bytes objects;
+* one thread, batched: push 256 8-byte records then pop them, in C (bench/c/ring_bench.c)
+  vs collections.deque append x256 + popleft x256 of 8-byte bytes objects;
 * the same from Python: SpscRing.push_batch/pop_batch on numpy batches, and single
   push/pop, vs the deque;
-* two threads: a C producer pthread and a C consumer pthread (spsc_transfer_test, every
-  value checked) vs two Python threads handing 8-byte bytes through a deque;
-* MPMC, 4 producers and 2 consumers in C (mpmc_transfer_test) vs queue.Queue with 4+2
-  Python threads.
+* two threads: a C producer pthread and a C consumer pthread (tests/c/ring_transfer.c,
+  every value checked) vs two Python threads handing 8-byte bytes through a deque;
+* MPMC, 4 producers and 2 consumers in C (tests/c/ring_transfer.c) vs queue.Queue with
+  4+2 Python threads.
+
+The C programs are built here with the system cc and the extension's flags
+(bench/cbuild.py), so the C runs as it does inside the engine.
 
 Rates are records per second (one record = one push and one pop). C benches also report
 thread-CPU-time rates (the machine is shared; CPU time leaves out descheduled time).
 Ratios (Bot4 over reference, measured back to back) are what the gate checks.
 """
 
+import json
 import queue
+import statistics
+import subprocess
 import threading
 import time
 from collections import deque
 
 import numpy as np
+import pytest
 
+from bench.cbuild import BENCH_C, ROOT, build, run_rounds
 from bench.conftest import median_seconds
 from engine import ring
 
@@ -35,6 +44,35 @@ MPMC_PER_PRODUCER = 500_000
 MPMC_REF_PER_PRODUCER = 20_000
 
 
+@pytest.fixture(scope="module")
+def ring_bench():
+    """run(kind, n, batch, rounds) -> [{"elapsed_ns", "cpu_ns", "checksum"}] per round."""
+    exe = build("ring_bench", BENCH_C / "ring_bench.c", "ring.c")
+
+    def run(kind: str, n: int, batch: int, rounds: int) -> list[dict]:
+        return run_rounds(exe, kind, n, batch, rounds)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def ring_transfer():
+    """run(*args) -> the checked transfer report of tests/c/ring_transfer.c, with
+    items_per_s (records received over the threads' elapsed time)."""
+    exe = build("ring_transfer", ROOT / "tests" / "c" / "ring_transfer.c", "ring.c")
+
+    def run(*args) -> dict:
+        proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode in (0, 1), proc.stderr
+        rep = json.loads(proc.stdout)
+        ns = rep["elapsed_ns"]
+        rep["items_per_s"] = rep["received"] * 1e9 / ns if ns > 0 else 0.0
+        return rep
+
+    return run
+
+
 def deque_push_pop(n: int) -> None:
     d = deque()
     rec = b"12345678"
@@ -46,10 +84,11 @@ def deque_push_pop(n: int) -> None:
             popleft()
 
 
-def test_spsc_one_thread_batched(benchmark, figure):
-    benchmark.pedantic(lambda: ring.spsc_bench(N_C, BATCH), rounds=5, warmup_rounds=1)
-    c_rate = N_C / benchmark.stats.stats.median
-    cpu_rate = max(N_C * 1e9 / ring.spsc_bench(N_C, BATCH, clock="cpu") for _ in range(3))
+def test_spsc_one_thread_batched(ring_bench, figure):
+    rounds = ring_bench("spsc", N_C, BATCH, 6)[1:]  # the first round warms up
+    assert len({r["checksum"] for r in rounds}) == 1
+    c_rate = N_C * 1e9 / statistics.median(r["elapsed_ns"] for r in rounds)
+    cpu_rate = max(N_C * 1e9 / r["cpu_ns"] for r in rounds)
     ref_rate = N_REF / median_seconds(lambda: deque_push_pop(N_REF), rounds=5)
     figure("ring.spsc.batched_push_pop_per_s", c_rate, "1/s")
     figure("ring.spsc.batched_push_pop_cpu_per_s", cpu_rate, "1/s")
@@ -57,9 +96,10 @@ def test_spsc_one_thread_batched(benchmark, figure):
     figure("ring.spsc.batched_speedup_vs_deque", c_rate / ref_rate, "x")
 
 
-def test_mpmc_one_thread_batched(figure):
+def test_mpmc_one_thread_batched(ring_bench, figure):
     n = N_C // 5
-    c_rate = n / median_seconds(lambda: ring.mpmc_bench(n, BATCH), rounds=5)
+    rounds = ring_bench("mpmc", n, BATCH, 6)[1:]
+    c_rate = n * 1e9 / statistics.median(r["elapsed_ns"] for r in rounds)
     ref_rate = N_REF / median_seconds(lambda: deque_push_pop(N_REF), rounds=5)
     figure("ring.mpmc.batched_push_pop_per_s", c_rate, "1/s")
     figure("ring.mpmc.batched_speedup_vs_deque", c_rate / ref_rate, "x")
@@ -127,12 +167,12 @@ def deque_two_threads(n: int) -> float:
     return elapsed
 
 
-def test_spsc_two_threads(figure):
-    reps = [ring.spsc_transfer_test(N_TWO_THREADS, 4096, BATCH) for _ in range(3)]
+def test_spsc_two_threads(ring_transfer, figure):
+    reps = [ring_transfer("spsc", N_TWO_THREADS, 4096, BATCH) for _ in range(3)]
     assert all(r["ok"] for r in reps)
     c_rate = sorted(r["items_per_s"] for r in reps)[1]
     ref_rate = N_REF_TWO_THREADS / sorted(deque_two_threads(N_REF_TWO_THREADS) for _ in range(3))[1]
-    unbatched = ring.spsc_transfer_test(N_TWO_THREADS // 5, 4096, 1)
+    unbatched = ring_transfer("spsc", N_TWO_THREADS // 5, 4096, 1)
     assert unbatched["ok"]
     figure("ring.spsc.two_threads_per_s", c_rate, "1/s")
     figure("ring.spsc.two_threads_unbatched_per_s", unbatched["items_per_s"], "1/s")
@@ -175,8 +215,8 @@ def queue_mpmc(n_prod: int, n_cons: int, per: int) -> float:
     return elapsed
 
 
-def test_mpmc_four_producers_two_consumers(figure):
-    reps = [ring.mpmc_transfer_test(4, 2, MPMC_PER_PRODUCER, 1024, 16) for _ in range(3)]
+def test_mpmc_four_producers_two_consumers(ring_transfer, figure):
+    reps = [ring_transfer("mpmc", 4, 2, MPMC_PER_PRODUCER, 1024, 16) for _ in range(3)]
     assert all(r["ok"] for r in reps)
     c_rate = sorted(r["items_per_s"] for r in reps)[1]
     ref_rate = 4 * MPMC_REF_PER_PRODUCER / sorted(

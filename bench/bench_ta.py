@@ -1,10 +1,10 @@
 """TA indicators: batch over the 2h BTCUSDT bars (35k bars) against plain numpy references
 of the same formulas and against TA-Lib, timed in the same run; streaming update cost per
-bar (C loop from perf_stages, and through Python).
+bar (Stream.update_batch, as bot4 perf-manifest times it, and a Python call per bar).
 
 Figures: ta.batch.<name>.bars_per_s, ta.batch.<name>.speedup_vs_numpy (gated),
 ta.batch.<name>.speedup_vs_talib (TA-Lib is the other C implementation; gated where ours is
-ahead: CCI, MFI, OBV, STOCH), ta.stream.<name>.update_ns (C) and ta.stream.<name>.update_py_ns
+ahead: CCI, MFI, OBV, STOCH), ta.stream.<name>.update_ns (per bar through update_batch) and ta.stream.<name>.update_py_ns
 (Python call per bar).
 
 Reading the TA-Lib ratios: TA-Lib's wheel dispatches to FMA clones of its functions (e.g.
@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view as windows
 import engine.ta as ta
 from bench.conftest import alternating_medians, median_seconds
 from bot.data.ohlcv import read_ohlcv
+from bot.perf.stages import ta_stages
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +188,7 @@ def test_batch_vs_talib(bars, figure, name, ours, theirs):
 
 
 def test_stream_update_cost(bars, figure):
-    stages = ta.perf_stages(2000)
+    stages = ta_stages(2000)
     for stage, data in stages.items():
         name = stage.split(".")[1]
         figure(f"ta.stream.{name}.update_ns", float(np.median(data["latency_ns"])), "ns")

@@ -1,20 +1,23 @@
 /* pool.c - object pool: slab of fixed-size slots, LIFO free list of uint32 indices
  * threaded through `next`, whose entry for an acquired slot is the HELD mark (design and
  * invariants in pool.h). Cost: acquire = pop the free-list head and mark it; release =
- * check the mark and push; O(1), a handful of loads and stores.
+ * check the mark and push; O(1), a handful of loads and stores. acquire_n = n acquires
+ * after one free-count check; release_n = one pass that checks and marks every id, then
+ * n pushes.
  */
 #include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-
 /* The in-use mark lives in the free-list link itself, so acquire/release touch one array
  * entry; indices are < BOT4_POOL_MAX_CAPACITY, so neither value is ever a real index. */
 #define NIL UINT32_MAX
 
 #define HELD (UINT32_MAX - 1)
+
+/* release_n's mark for a slot seen earlier in the batch being checked (never left set). */
+#define CHECKING (UINT32_MAX - 2)
 
 struct bot4_pool {
     uint32_t *next;     /* free slot: next free index (NIL ends); acquired slot: HELD */
@@ -68,8 +71,8 @@ void bot4_pool_destroy(bot4_pool *p)
     free(p);
 }
 
-/* Static inline bodies behind exported wrappers, so the bench (and any caller in this file)
- * inlines them instead of calling through the PLT of a -fPIC extension. */
+/* A static inline body behind the exported wrapper, so acquire_n inlines it instead of
+ * calling through the PLT of a -fPIC extension. */
 static inline int pool_acquire_impl(bot4_pool *p, uint32_t *index)
 {
     /* Loads first, stores after: the stores may alias the fields (char-typed slab, and
@@ -95,7 +98,7 @@ int bot4_pool_acquire(bot4_pool *p, uint32_t *index)
     return pool_acquire_impl(p, index);
 }
 
-static inline int pool_release_impl(bot4_pool *p, uint32_t index)
+int bot4_pool_release(bot4_pool *p, uint32_t index)
 {
     if (index >= p->capacity)
         return BOT4_POOL_ERANGE;
@@ -107,11 +110,6 @@ static inline int pool_release_impl(bot4_pool *p, uint32_t index)
     p->free_head = index;
     p->releases = releases;
     return BOT4_POOL_OK;
-}
-
-int bot4_pool_release(bot4_pool *p, uint32_t index)
-{
-    return pool_release_impl(p, index);
 }
 
 int bot4_pool_held(const bot4_pool *p, uint32_t index)
@@ -145,39 +143,39 @@ void bot4_pool_get_stats(const bot4_pool *p, bot4_pool_stats *out)
     out->failed_acquires = p->failed_acquires;
 }
 
-int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t *cpu_ns,
-                    uint64_t *checksum)
+int bot4_pool_acquire_n(bot4_pool *p, size_t n, uint32_t *out)
 {
-    enum { CAP = 4096 };
-    if (!elapsed_ns || !cpu_ns || !checksum || outstanding == 0 || outstanding > CAP)
-        return BOT4_POOL_EINVAL;
-    bot4_pool *p;
-    int st = bot4_pool_create(&p, CAP, 64);
-    if (st != BOT4_POOL_OK)
-        return st;
-    uint32_t *held = malloc(outstanding * sizeof *held);
-    if (!held) {
-        bot4_pool_destroy(p);
-        return BOT4_POOL_ENOMEM;
+    if (n > p->capacity - (p->acquires - p->releases)) {
+        p->failed_acquires++;
+        return BOT4_POOL_EXHAUSTED;
     }
-    uint64_t sum = 0, done = 0;
-    int bad = 0;
-    int64_t t0 = bot4_now_ns(), c0 = bot4_thread_cpu_ns();
-    while (done < n) {
-        size_t k = n - done < outstanding ? (size_t)(n - done) : outstanding;
-        for (size_t i = 0; i < k; i++) {
-            bad |= pool_acquire_impl(p, &held[i]);
-            sum += held[i];
+    for (size_t k = 0; k < n; k++)
+        pool_acquire_impl(p, &out[k]); /* cannot fail: n slots are free */
+    return BOT4_POOL_OK;
+}
+
+int bot4_pool_release_n(bot4_pool *p, const uint32_t *ids, size_t n, size_t *bad)
+{
+    /* Check every id first, marking each so a repeat shows; undo the marks on failure. */
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = ids[k];
+        int st = i >= p->capacity ? BOT4_POOL_ERANGE
+                 : p->next[i] != HELD ? BOT4_POOL_ENOTHELD : BOT4_POOL_OK;
+        if (st != BOT4_POOL_OK) {
+            for (size_t j = 0; j < k; j++)
+                p->next[ids[j]] = HELD;
+            if (bad)
+                *bad = k;
+            return st;
         }
-        /* Release in acquisition order so the free list gets shuffled, not just LIFO. */
-        for (size_t i = 0; i < k; i++)
-            bad |= pool_release_impl(p, held[i]);
-        done += k;
+        p->next[i] = CHECKING;
     }
-    *elapsed_ns = bot4_now_ns() - t0;
-    *cpu_ns = bot4_thread_cpu_ns() - c0;
-    *checksum = sum;
-    free(held);
-    bot4_pool_destroy(p);
-    return bad ? BOT4_POOL_EINVAL : BOT4_POOL_OK;
+    uint32_t head = p->free_head;
+    for (size_t k = 0; k < n; k++) {
+        p->next[ids[k]] = head;
+        head = ids[k];
+    }
+    p->free_head = head;
+    p->releases += n;
+    return BOT4_POOL_OK;
 }

@@ -11,7 +11,8 @@
  * Errors never change state: releasing an index that is out of range or not in use (a
  * double release) returns a status and leaves the free list intact; acquiring from an
  * exhausted pool returns BOT4_POOL_EXHAUSTED and counts a failed acquire.
- * Cost: acquire and release are O(1): a few loads/stores, no allocation, no search.
+ * Cost: acquire and release are O(1): a few loads/stores, no allocation, no search; the
+ * batch calls are O(n) for n slots.
  * Slot contents are not cleared on release or acquire (the caller owns them).
  * Threads: a pool has one owner thread (no internal locking); hand indices to other
  * threads through a ring if needed.
@@ -64,10 +65,13 @@ int bot4_pool_slot_checked(bot4_pool *p, uint32_t index, void **out);
 
 void bot4_pool_get_stats(const bot4_pool *p, bot4_pool_stats *out);
 
-/* Bench: n acquire+release pairs, `outstanding` slots acquired before they are released
- * in each round (1: acquire, release, repeat). Pool of 4096 slots of 64 bytes. Wall and
- * thread-CPU nanoseconds as for bot4_ring_spsc_bench. */
-int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t *cpu_ns,
-                    uint64_t *checksum);
+/* Batches, all or nothing; the cost is that of n single calls without the call overhead.
+ * acquire_n: n slots into out[0..n) in the order acquire would hand them out; OK, or
+ * EXHAUSTED when fewer than n are free (nothing acquired, failed_acquires counts one).
+ * release_n: release ids[0..n) in order, as n release calls would; OK, or ERANGE/ENOTHELD
+ * for the first id that is out of range, not in use, or a repeat of an earlier id in the
+ * batch: then nothing is released and *bad (may be NULL) is that id's position. */
+int bot4_pool_acquire_n(bot4_pool *p, size_t n, uint32_t *out);
+int bot4_pool_release_n(bot4_pool *p, const uint32_t *ids, size_t n, size_t *bad);
 
 #endif

@@ -60,7 +60,6 @@ enum {
     BOT4_RING_EMPTY = 2,      /* pop: nothing to read */
     BOT4_RING_EINVAL = -1,    /* bad capacity / record size / argument */
     BOT4_RING_ENOMEM = -2,    /* allocation failed */
-    BOT4_RING_ETHREAD = -3,   /* pthread_create failed (test drivers) */
 };
 
 #define BOT4_RING_MAX_CAPACITY ((size_t)1 << 30)
@@ -106,49 +105,5 @@ size_t bot4_ring_mpmc_pop_n(bot4_ring_mpmc *q, void *dst, size_t n);
 size_t bot4_ring_mpmc_size(const bot4_ring_mpmc *q);
 size_t bot4_ring_mpmc_capacity(const bot4_ring_mpmc *q);
 size_t bot4_ring_mpmc_record_size(const bot4_ring_mpmc *q);
-
-/* ---- Drivers for tests and benchmarks (threads live in C, no Python) ------------------ */
-
-/* A producer thread pushes the uint64 values 0..n_items-1 through an SPSC ring of the
- * given capacity, `batch` records per push_n; a consumer thread pops up to `batch` at a
- * time and checks each value is exactly the next one expected. */
-typedef struct bot4_ring_spsc_transfer_report {
-    uint64_t sent;            /* records the producer pushed */
-    uint64_t received;        /* records the consumer popped */
-    uint64_t out_of_sequence; /* popped values that were not the next expected one */
-    uint64_t last_value;      /* last value popped (n_items - 1 when all went through) */
-    uint64_t producer_waits;  /* push attempts that found the ring full */
-    uint64_t consumer_waits;  /* pop attempts that found the ring empty */
-    int64_t elapsed_ns;       /* threads started -> both joined */
-} bot4_ring_spsc_transfer_report;
-
-int bot4_ring_spsc_transfer(uint64_t n_items, size_t capacity, size_t batch,
-                            bot4_ring_spsc_transfer_report *out);
-
-/* n_producers threads each push items_per_producer records {producer id, seq 0..} (16
- * bytes) through an MPMC queue; n_consumers threads pop (up to `batch` per pop_n) and
- * record every item in a seen-count table and check per-producer order per consumer. */
-typedef struct bot4_ring_mpmc_transfer_report {
-    uint64_t sent;
-    uint64_t received;
-    uint64_t missing;         /* items never seen */
-    uint64_t duplicated;      /* items seen more than once (extra sightings) */
-    uint64_t invalid;         /* records with an out-of-range producer id or seq */
-    uint64_t order_violations;/* a consumer saw a producer's seq not above its previous */
-    int64_t elapsed_ns;
-} bot4_ring_mpmc_transfer_report;
-
-int bot4_ring_mpmc_transfer(unsigned n_producers, unsigned n_consumers,
-                            uint64_t items_per_producer, size_t capacity, size_t batch,
-                            bot4_ring_mpmc_transfer_report *out);
-
-/* One thread: push `batch` 8-byte records then pop them back, until n records have made
- * the round trip. *elapsed_ns is the loop's wall time and *cpu_ns the thread's CPU time
- * (the machine is shared: CPU time leaves out time spent descheduled); *checksum sums
- * the first and last popped value of each round (so the work is observable). batch: 1..capacity (a 4096-record ring). */
-int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
-                         uint64_t *checksum);
-int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
-                         uint64_t *checksum);
 
 #endif

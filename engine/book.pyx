@@ -26,9 +26,10 @@ from collections import namedtuple
 import numpy as np
 
 cimport numpy as cnp
-from cpython.long cimport PyLong_AsLongLong, PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from cpython.number cimport PyIndex_Check, PyNumber_Index
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t
+from libc.string cimport memset
+
+from engine.args cimport check_int, check_int64
 
 from engine.book cimport *
 
@@ -53,9 +54,6 @@ cdef _check_event_layout():
 
 
 _check_event_layout()
-
-cdef extern from "clock.h":
-    int64_t bot4_now_ns() nogil
 
 cnp.import_array()
 
@@ -131,24 +129,9 @@ cdef inline object _stats_dict(const bot4_book_stats *s):
     }
 
 
-cdef int64_t _as_int64_slow(object v, str name) except? -1:
-    if isinstance(v, bool) or not PyIndex_Check(v):  # floats (NaN too), strings, None, ...
-        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
-    v = PyNumber_Index(v)
-    if v < -2**63 or v >= 2**63:
-        raise ValueError(f"{name} = {v} does not fit int64")
-    return PyLong_AsLongLong(v)
-
-
-cdef inline int64_t _as_int64(object v, str name) except? -1:
+cdef inline int64_t _int64(object v, str name) except? -1:
     """v as int64, or TypeError/ValueError naming the field: no silent float truncation."""
-    cdef int overflow = 0
-    cdef long long x
-    if PyLong_CheckExact(v):
-        x = PyLong_AsLongLongAndOverflow(v, &overflow)
-        if not overflow:
-            return x
-    return _as_int64_slow(v, name)
+    return check_int64(v, name, INT64_MIN, INT64_MAX)
 
 
 cdef inline int _idle(Book book) except -1:
@@ -198,6 +181,89 @@ def _level_array(name, x, check_price):
     return a
 
 
+cdef cnp.ndarray _int64_vector(str name, object x):
+    """x as a 1-D C-contiguous, aligned, native-order int64 array (no copy when it is one
+    already), or a TypeError/ValueError naming name: integers only, no float truncation."""
+    cdef cnp.ndarray arr
+    if type(x) is np.ndarray:
+        arr = x
+        if (cnp.PyArray_TYPE(arr) == cnp.NPY_INT64 and cnp.PyArray_NDIM(arr) == 1
+                and cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr)):
+            return arr
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if a.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers (int64), got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.max() > INT64_MAX:
+        k = int(np.argmax(a > INT64_MAX))
+        raise ValueError(f"{name}[{k}] = {a[k]} does not fit int64")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+cdef int64_t _check_top_out(object out, int64_t rows) except -1:
+    """Levels per side of a top-N output: out must be a writable, C-contiguous, aligned
+    native int64 array of shape (4, n) when rows is -1, else (rows, 4, n)."""
+    cdef cnp.ndarray a
+    cdef int nd = 2 if rows < 0 else 3
+    if isinstance(out, np.ndarray):
+        a = out
+        if (cnp.PyArray_TYPE(a) == cnp.NPY_INT64 and cnp.PyArray_NDIM(a) == nd
+                and cnp.PyArray_DIM(a, nd - 2) == 4 and (rows < 0 or cnp.PyArray_DIM(a, 0) == rows)
+                and cnp.PyArray_ISCARRAY(a) and cnp.PyArray_ISNOTSWAPPED(a)):
+            return cnp.PyArray_DIM(a, nd - 1)
+    want = "(4, n)" if rows < 0 else f"({rows}, 4, n)"
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy int64 array of shape {want}, "
+                        f"got {type(out).__name__}")
+    if out.dtype != np.int64:
+        raise TypeError(f"out must be int64, got {out.dtype}")
+    shape = out.shape
+    if len(shape) != nd or shape[nd - 2] != 4 or (rows >= 0 and shape[0] != rows):
+        raise ValueError(f"out must have shape {want}, got {shape}")
+    raise ValueError("out must be a writable, C-contiguous, aligned native int64 array")
+
+
+cdef inline void _top_both(const bot4_book *b, int64_t n, int64_t *o,
+                           int64_t *nb, int64_t *na) noexcept nogil:
+    """Top n levels of both sides into o (4 rows of n: bid px, bid qty, ask px, ask qty),
+    the slots past a side's last level zeroed."""
+    nb[0] = bot4_book_top(b, 0, n, o, o + n)
+    na[0] = bot4_book_top(b, 1, n, o + 2 * n, o + 3 * n)
+    if nb[0] < n:
+        memset(o + nb[0], 0, (n - nb[0]) * sizeof(int64_t))
+        memset(o + n + nb[0], 0, (n - nb[0]) * sizeof(int64_t))
+    if na[0] < n:
+        memset(o + 2 * n + na[0], 0, (n - na[0]) * sizeof(int64_t))
+        memset(o + 3 * n + na[0], 0, (n - na[0]) * sizeof(int64_t))
+
+
+def top_many(books, out):
+    """Top n levels of both sides of each book in `books` (a sequence of Book, e.g. every
+    instrument of a portfolio at one decision point) in one call, into `out`: a writable
+    C-contiguous int64 array of shape (len(books), 4, n) whose out[i] is filled as
+    ``books[i].top_into(out[i])`` would (rows bid price, bid qty, ask price, ask qty; price
+    0 and qty 0 past a side's last level). Every argument is checked before anything is
+    written: a non-Book entry raises TypeError, a Book in use by another thread
+    RuntimeError, and out is left unchanged."""
+    seq = books if type(books) is list or type(books) is tuple else list(books)
+    cdef Py_ssize_t m = len(seq), i
+    cdef int64_t n = _check_top_out(out, m)
+    for i in range(m):
+        bk = seq[i]
+        if not isinstance(bk, Book):
+            raise TypeError(f"books[{i}] must be a Book, got {type(bk).__name__}")
+        _idle(<Book>bk)
+    if n == 0:
+        return
+    cdef int64_t *o = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef int64_t nb, na
+    for i in range(m):  # the GIL is held: no other thread can start using these books
+        _top_both(&(<Book>seq[i]).b, n, o + i * 4 * n, &nb, &na)
+
+
 cdef class Book:
     """L2 book of one instrument: int64 price ticks (> 0), int64 lots (>= 0).
 
@@ -211,17 +277,19 @@ cdef class Book:
     events array must not be modified by another thread during apply_batch.
     """
 
-    def __cinit__(self, int64_t window_ticks=BOT4_BOOK_WINDOW_DEFAULT,
-                  int64_t pending_rows=BOT4_BOOK_PENDING_DEFAULT):
+    def __cinit__(self, window_ticks=BOT4_BOOK_WINDOW_DEFAULT,
+                  pending_rows=BOT4_BOOK_PENDING_DEFAULT):
         self.ready = False
         self.busy = False
-        if (window_ticks < BOT4_BOOK_WINDOW_MIN or window_ticks > BOT4_BOOK_WINDOW_MAX
-                or (window_ticks & (window_ticks - 1))):
+        cdef int64_t window = _int64(window_ticks, "window_ticks")
+        cdef int64_t pending = _int64(pending_rows, "pending_rows")
+        if (window < BOT4_BOOK_WINDOW_MIN or window > BOT4_BOOK_WINDOW_MAX
+                or (window & (window - 1))):
             raise ValueError(f"window_ticks must be a power of two in {BOT4_BOOK_WINDOW_MIN}.."
-                             f"{BOT4_BOOK_WINDOW_MAX}, got {window_ticks}")
-        if pending_rows < 1:
-            raise ValueError(f"pending_rows must be >= 1, got {pending_rows}")
-        if bot4_book_init(&self.b, window_ticks, pending_rows) != BOT4_BOOK_OK:
+                             f"{BOT4_BOOK_WINDOW_MAX}, got {window}")
+        if pending < 1:
+            raise ValueError(f"pending_rows must be >= 1, got {pending}")
+        if bot4_book_init(&self.b, window, pending) != BOT4_BOOK_OK:
             raise MemoryError("book: cannot allocate the windows")
         self.ready = True
 
@@ -234,9 +302,9 @@ cdef class Book:
         """Set one level (qty 0 deletes; deleting an absent level is a no-op). No
         sequence checks: this is the direct path for live single-level feeds and tests."""
         _idle(self)
-        cdef int64_t side = _as_int64(side_, "side")
-        cdef int64_t price = _as_int64(price_, "price")
-        cdef int64_t qty = _as_int64(qty_, "qty")
+        cdef int64_t side = _int64(side_, "side")
+        cdef int64_t price = _int64(price_, "price")
+        cdef int64_t qty = _int64(qty_, "qty")
         if side != 0 and side != 1:
             raise ValueError(f"side must be 0 (bid) or 1 (ask), got {side}")
         if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
@@ -245,6 +313,52 @@ cdef class Book:
             raise ValueError(f"qty must be >= 0 lots, got {qty}")
         if bot4_book_update(&self.b, <int> side, price, qty) != BOT4_BOOK_OK:
             raise MemoryError("book: out of memory growing the overflow levels")
+
+    def update_levels(self, sides, prices, qtys):
+        """Set many levels in one call, in order, as update(sides[i], prices[i], qtys[i])
+        would for each i (qty 0 deletes; no sequence checks), with the GIL released.
+        sides, prices, qtys: 1-D integer sequences or arrays of equal length. Every entry
+        is checked first; a bad one raises ValueError/TypeError naming the field, its
+        index and value, and the book is left unchanged. The arrays must not be modified
+        by another thread during the call."""
+        _idle(self)
+        cdef cnp.ndarray sa = _int64_vector("sides", sides)
+        cdef cnp.ndarray pa = _int64_vector("prices", prices)
+        cdef cnp.ndarray qa = _int64_vector("qtys", qtys)
+        cdef int64_t n = cnp.PyArray_DIM(sa, 0), i, bad = -1
+        if cnp.PyArray_DIM(pa, 0) != n or cnp.PyArray_DIM(qa, 0) != n:
+            raise ValueError(f"sides, prices and qtys must have the same length, got "
+                             f"{n}, {cnp.PyArray_DIM(pa, 0)} and {cnp.PyArray_DIM(qa, 0)}")
+        cdef const int64_t *sv = <const int64_t *>cnp.PyArray_DATA(sa)
+        cdef const int64_t *pv = <const int64_t *>cnp.PyArray_DATA(pa)
+        cdef const int64_t *qv = <const int64_t *>cnp.PyArray_DATA(qa)
+        cdef int rc = BOT4_BOOK_OK
+        self.busy = True
+        try:
+            with nogil:
+                for i in range(n):
+                    if ((sv[i] != 0 and sv[i] != 1) or pv[i] <= 0
+                            or pv[i] > BOT4_BOOK_PRICE_MAX or qv[i] < 0):
+                        bad = i
+                        break
+                if bad < 0:
+                    for i in range(n):
+                        rc = bot4_book_update(&self.b, <int>sv[i], pv[i], qv[i])
+                        if rc != BOT4_BOOK_OK:
+                            bad = i
+                            break
+        finally:
+            self.busy = False
+        if rc != BOT4_BOOK_OK:
+            raise MemoryError(f"book: out of memory growing the overflow levels "
+                              f"({bad} of {n} updates applied)")
+        if bad >= 0:
+            if sv[bad] != 0 and sv[bad] != 1:
+                raise ValueError(f"sides[{bad}] = {sv[bad]}: side must be 0 (bid) or 1 (ask)")
+            if pv[bad] <= 0 or pv[bad] > BOT4_BOOK_PRICE_MAX:
+                raise ValueError(f"prices[{bad}] = {pv[bad]}: price must be in "
+                                 f"1..{BOT4_BOOK_PRICE_MAX} ticks")
+            raise ValueError(f"qtys[{bad}] = {qv[bad]}: qty must be >= 0 lots")
 
     def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys, last_update_id):
         """Replace the book. Bids strictly descending, asks strictly ascending (best
@@ -273,9 +387,8 @@ cdef class Book:
             raise ValueError(f"snapshot is crossed: best bid {bp[0]} >= best ask {ap[0]}")
         if last_update_id is None:
             last_update_id = -1
-        elif (isinstance(last_update_id, (float, bool)) or not isinstance(last_update_id, (int, np.integer))
-                or int(last_update_id) < 0 or int(last_update_id) >= 2**63):
-            raise ValueError(f"last_update_id must be an integer in 0..2^63-1 or None, got {last_update_id!r}")
+        else:
+            last_update_id = check_int(last_update_id, "last_update_id", 0, INT64_MAX, ValueError)
         cdef int64_t L = int(last_update_id)
         cdef const int64_t[::1] vbp = bp, vbq = bq, vap = ap, vaq = aq
         cdef int64_t nb = len(bp), na = len(ap), n_out = 0
@@ -410,8 +523,8 @@ cdef class Book:
     def depth_at(self, side_, price_):
         """Lots resting at price on side (0 when no level there)."""
         _idle(self)
-        cdef int64_t side = _as_int64(side_, "side")
-        cdef int64_t price = _as_int64(price_, "price")
+        cdef int64_t side = _int64(side_, "side")
+        cdef int64_t price = _int64(price_, "price")
         _check_side(side)
         if price <= 0 or price > BOT4_BOOK_PRICE_MAX:
             raise ValueError(f"price must be in 1..{BOT4_BOOK_PRICE_MAX} ticks, got {price}")
@@ -421,7 +534,7 @@ cdef class Book:
         """(bid_px, bid_qty, ask_px, ask_qty): up to n best levels per side, best first, as
         int64 arrays (shorter than n when a side has fewer levels)."""
         _idle(self)
-        cdef int64_t n = _as_int64(n_, "n")
+        cdef int64_t n = _int64(n_, "n")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         cdef int64_t nb = min(n, bot4_book_level_count(&self.b, 0))
@@ -437,12 +550,24 @@ cdef class Book:
             bot4_book_top(&self.b, 1, na, &vapx[0], &vaq[0])
         return bpx, bq, apx, aq
 
+    def top_into(self, out):
+        """Top n levels of both sides into `out`, a writable C-contiguous int64 array of
+        shape (4, n) allocated once by the caller: rows bid price, bid qty, ask price, ask
+        qty, best first, price 0 and qty 0 past a side's last level. Returns (levels on
+        the bid side, levels on the ask side) written, each <= n. The same levels as
+        top(n), without allocating; a bad out raises before anything is written."""
+        _idle(self)
+        cdef int64_t n = _check_top_out(out, -1), nb = 0, na = 0
+        if n:
+            _top_both(&self.b, n, <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>out), &nb, &na)
+        return nb, na
+
     def fill_cost(self, side_taken_, qty_):
         """Cost of taking qty lots from side_taken (SIDE_ASK = a buy walking the asks,
         SIDE_BID = a sell walking the bids), walking from the touch. Returns FillCost."""
         _idle(self)
-        cdef int64_t side_taken = _as_int64(side_taken_, "side_taken")
-        cdef int64_t qty = _as_int64(qty_, "qty")
+        cdef int64_t side_taken = _int64(side_taken_, "side_taken")
+        cdef int64_t qty = _int64(qty_, "qty")
         _check_side(side_taken)
         if qty < 0:
             raise ValueError(f"qty must be >= 0 lots, got {qty}")
@@ -461,7 +586,7 @@ cdef class Book:
     def level_count(self, side_):
         """Number of price levels on side."""
         _idle(self)
-        cdef int64_t side = _as_int64(side_, "side")
+        cdef int64_t side = _int64(side_, "side")
         _check_side(side)
         return bot4_book_level_count(&self.b, <int> side)
 
@@ -505,112 +630,3 @@ cdef class Book:
         """Cumulative counts since creation/reset (dict of STATS_FIELDS)."""
         _idle(self)
         return _stats_dict(&self.b.stats)
-
-
-# ---------------------------------------------------------------------- perf-manifest
-
-def perf_stages(int samples):
-    """Latency per operation of the book's hot-path stages, for `bot4 perf-manifest`.
-
-    Synthetic book: 2,000 levels a side at tick spacing 1..4 around 6,000,000 ticks;
-    operations drawn near the touch (geometric distance) with 1 in 20 far away.
-      book.update      one level update in C; a sample times 64 updates (ops_per_sample 64)
-      book.apply_batch per level update through bot4_book_apply_batch (sequence checks,
-                       BBO output); a sample is one batch of 16 diff messages of 8 levels
-                       (ops_per_sample 128)
-      book.top10       top 10 levels of both sides into arrays; a sample times 16 calls
-    """
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    rng = np.random.default_rng(12345)
-    cdef Book book = Book()
-    mid = 6_000_000
-    nlev = 2000
-    bid_px = mid - 1 - np.cumsum(rng.integers(1, 5, nlev))
-    ask_px = mid + 1 + np.cumsum(rng.integers(1, 5, nlev))
-    qty = rng.integers(1, 100_000, nlev)
-    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
-    # update stream: side, price, qty; 1 in 5 deletes, 1 in 20 far away
-    n_ops = 1 << 16
-    sides = rng.integers(0, 2, n_ops)
-    dist = np.minimum(rng.geometric(0.01, n_ops), 20_000)
-    far = rng.random(n_ops) < 0.05
-    dist = np.where(far, rng.integers(100_000, 3_000_000, n_ops), dist)
-    prices = np.where(sides == 0, mid - dist, mid + dist).astype(np.int64)
-    qtys = np.where(rng.random(n_ops) < 0.2, 0, rng.integers(1, 100_000, n_ops)).astype(np.int64)
-    cdef const int64_t[::1] vs = sides.astype(np.int64), vp = prices, vq = qtys
-    cdef int64_t mask = n_ops - 1, k = 0, i, j, t0, t1
-    lat_update = np.empty(samples, np.float64)
-    cdef double[::1] lu = lat_update
-    with nogil:
-        for i in range(samples):
-            t0 = bot4_now_ns()
-            for j in range(64):
-                bot4_book_update(&book.b, <int> vs[k & mask], vp[k & mask], vq[k & mask])
-                k += 1
-            t1 = bot4_now_ns()
-            lu[i] = (t1 - t0) / 64.0
-    # apply_batch: a continuous spot-style diff stream of 16 messages x 8 levels per batch
-    from engine.events import EV_UPDATE, EVF_BEGIN, EVF_END, empty
-    cdef int64_t msgs = 16, per = 8, rows = msgs * per
-    cdef int64_t nbatches = 256
-    ev = empty(rows * nbatches)
-    ev["kind"] = EV_UPDATE
-    ev["ts_local"] = np.arange(rows * nbatches)
-    idx = np.arange(rows * nbatches) % n_ops
-    ev["side"] = sides[idx]
-    ev["price"] = prices[idx]
-    ev["qty"] = qtys[idx]
-    msg = np.arange(rows * nbatches) // per
-    ev["seq_first"] = 1 + msg * per
-    ev["seq_last"] = (msg + 1) * per
-    pos = np.arange(rows * nbatches) % per
-    ev["flags"] = np.where(pos == 0, EVF_BEGIN, 0) | np.where(pos == per - 1, EVF_END, 0)
-    cdef cnp.ndarray eva = ev
-    cdef const bot4_event *pev = <const bot4_event *> cnp.PyArray_DATA(eva)
-    cdef bot4_book_verr err
-    cdef int64_t nd, n_out
-    if bot4_book_validate_batch(pev, rows * nbatches, &err, &nd) != BOT4_BOOK_OK:
-        raise RuntimeError(f"perf_stages: synthetic batch invalid at row {err.row} (reason {err.reason})")
-    bbo = np.empty(msgs, BBO_DTYPE)
-    cdef cnp.ndarray bboa = bbo
-    cdef bot4_book_bbo *pbbo = <bot4_book_bbo *> cnp.PyArray_DATA(bboa)
-    lat_batch = np.empty(samples, np.float64)
-    cdef double[::1] lb = lat_batch
-    cdef int64_t bidx = 0
-    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
-    with nogil:
-        for i in range(samples):
-            if bidx == nbatches:  # stream exhausted: restart the sequence from a snapshot
-                bidx = 0
-                with gil:
-                    book.apply_snapshot(bid_px, qty, ask_px, qty, 0)
-            t0 = bot4_now_ns()
-            bot4_book_apply_batch(&book.b, pev + bidx * rows, rows, pbbo, &n_out)
-            t1 = bot4_now_ns()
-            bidx += 1
-            lb[i] = (t1 - t0) / <double> rows
-    if book.b.stats.gaps:
-        raise RuntimeError("perf_stages: synthetic diff stream produced a gap")
-    # top10
-    cdef int64_t tpx[10]
-    cdef int64_t tq[10]
-    lat_top = np.empty(samples, np.float64)
-    cdef double[::1] lt = lat_top
-    with nogil:
-        for i in range(samples):
-            t0 = bot4_now_ns()
-            for j in range(16):
-                bot4_book_top(&book.b, 0, 10, tpx, tq)
-                bot4_book_top(&book.b, 1, 10, tpx, tq)
-            t1 = bot4_now_ns()
-            lt[i] = (t1 - t0) / 16.0
-
-    def stage(lat, ops):
-        total = float(lat.sum())
-        return {"latency_ns": lat, "ops_per_sample": ops,
-                "throughput_per_s": (len(lat) / (total * 1e-9)) if total > 0 else float("inf")}
-
-    return {"book.update": stage(lat_update, 64),
-            "book.apply_batch": stage(lat_batch, int(rows)),
-            "book.top10": stage(lat_top, 16)}

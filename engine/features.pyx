@@ -13,8 +13,10 @@ Two drivers over one C implementation:
 
 import numpy as np
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
 from libc.stdlib cimport free, malloc
+
+from engine.args cimport check_int64
 
 from engine.book cimport (
     BOT4_BOOK_OK, BOT4_BOOK_PENDING_DEFAULT, BOT4_BOOK_WINDOW_DEFAULT, Book, bot4_book,
@@ -25,9 +27,6 @@ from engine.events import EVENT_DTYPE
 from engine.feature_layout import LEVELS, N_FEATURES, NAMES, FeatureParams
 
 cnp.import_array()
-
-cdef extern from "clock.h":
-    int64_t bot4_now_ns() nogil
 
 from engine import simd as _simd
 
@@ -46,10 +45,12 @@ assert LEVELS_DTYPE.itemsize == sizeof(bot4_features_levels)
 from engine.book import _VERR  # the book's names for its validation reasons (one table)
 
 
-def touch_volume(px, side, qty, int64_t price, int64_t side_value, level=None):
+def touch_volume(px, side, qty, price, side_value, level=None):
     """The SIMD kernel of the queue fill rate: sum of qty[i] where px[i] == price and
     side[i] == side_value (int64 arrays of one length). `level` names the body to run
     (scalar|avx2|avx512; default: the one engine.simd chose), so tests can compare them."""
+    cdef int64_t px_value = check_int64(price, "price", INT64_MIN, INT64_MAX)
+    cdef int64_t side_code = check_int64(side_value, "side_value", INT64_MIN, INT64_MAX)
     cdef int code
     if level is None:
         code = _simd.LEVEL
@@ -69,7 +70,7 @@ def touch_volume(px, side, qty, int64_t price, int64_t side_value, level=None):
     cdef int64_t n = p.shape[0]
     if n == 0:
         return 0
-    return bot4_features_touch_volume_level(code, &p[0], &s[0], &q[0], n, price, side_value)
+    return bot4_features_touch_volume_level(code, &p[0], &s[0], &q[0], n, px_value, side_code)
 
 
 class FeatureInputError(ValueError):
@@ -249,13 +250,14 @@ def _levels_array(levels):
     return np.ascontiguousarray(levels)
 
 
-def validate_levels(levels, int64_t n_messages=-1):
+def validate_levels(levels, n_messages=-1):
     """Raise FeatureInputError naming the first malformed row of a LEVELS_DTYPE array (the
     top levels after each book message): per side a prefix of levels with qty > 0 and
     price > 0, strictly worse level by level (bids descending, asks ascending), then (0, 0)
     for the missing ones. With n_messages >= 0, the row count must equal it."""
+    cdef int64_t n_msgs = check_int64(n_messages, "n_messages", INT64_MIN, INT64_MAX)
     lv = _levels_array(levels)
-    if n_messages >= 0 and lv.shape[0] != n_messages:
+    if n_msgs >= 0 and lv.shape[0] != n_msgs:
         raise FeatureInputError(f"levels has {lv.shape[0]} rows for {n_messages} book messages")
     cdef const unsigned char[::1] raw = lv.view(np.uint8) if lv.shape[0] else np.zeros(LEVELS_DTYPE.itemsize, np.uint8)
     cdef int64_t row = 0, n = lv.shape[0]
@@ -283,8 +285,7 @@ _LV_WHY = {
 }
 
 
-def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint trace=False,
-            levels=None):
+def compute(events, params=None, every=0, interval_ns=0, bint trace=False, levels=None):
     """Feature time series of a whole event array.
 
     Samples after the row closing a message (or a trade) once `every` rows have passed, or
@@ -297,7 +298,9 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     partial-depth feed's top levels) no book is kept: each message's state is taken from
     it (its ts from the message's END row), and the book rows' own contents are not read.
     """
-    if (every > 0) == (interval_ns > 0) or every < 0 or interval_ns < 0:
+    cdef int64_t every_rows = check_int64(every, "every", INT64_MIN, INT64_MAX)
+    cdef int64_t every_ns = check_int64(interval_ns, "interval_ns", INT64_MIN, INT64_MAX)
+    if (every_rows > 0) == (every_ns > 0) or every_rows < 0 or every_ns < 0:
         raise ValueError(f"give exactly one of every={every} (rows) or interval_ns={interval_ns} (> 0)")
     if trace and levels is not None:
         raise ValueError("trace=True records the book's levels; with levels given there is no book")
@@ -307,11 +310,11 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     ev = _events(events)
     cdef int64_t n = ev.shape[0]
     cdef int64_t cap
-    if every > 0:
-        cap = n // every + 1
+    if every_rows > 0:
+        cap = n // every_rows + 1
     else:
         span = int(ev["ts_local"][n - 1] - ev["ts_local"][0]) if n else 0
-        cap = min(n, span // interval_ns + 2)
+        cap = min(n, span // every_ns + 2)
     cap = max(cap, 1)
     values = np.empty((cap, N_FEATURES), dtype=np.float64)
     rows = np.empty(cap, dtype=np.int64)
@@ -348,11 +351,11 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     try:
         with nogil:
             if use_book:
-                rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every, interval_ns,
+                rc = bot4_features_run(&f, &b, <const bot4_event *>&raw[0], n, every_rows, every_ns,
                                        &vo[0, 0], &ro[0], cap, &n_out, tr, book_msgs, &n_trace, &fault)
             else:
                 rc = bot4_features_run_levels(&f, <const bot4_event *>&raw[0], n, lvp, book_msgs,
-                                              every, interval_ns, &vo[0, 0], &ro[0], cap, &n_out, &fault)
+                                              every_rows, every_ns, &vo[0, 0], &ro[0], cap, &n_out, &fault)
         f_msgs = f.msgs
     finally:
         if use_book:
@@ -375,57 +378,3 @@ def compute(events, params=None, int64_t every=0, int64_t interval_ns=0, bint tr
     if trace:
         out["levels"] = trace_out[:n_trace].copy()
     return out
-
-
-def perf_stages(int samples):
-    """{"features.update": ...}: book apply + feature update per event row, on a synthetic
-    stream (engine.synth, seed 1, sideways; every message there is one row, the costliest
-    case per row). One sample times bot4_features_run over about 64 consecutive rows cut at
-    a message boundary (book apply, feature update, one vector at the end) and divides by
-    the rows in it; `samples` such batches are timed in stream order."""
-    from engine.synth import generate
-    cdef int64_t target = 64
-    ev = generate(samples * target + 4096, seed=1, regime="sideways")
-    ev = validate(ev)
-    k, fl = ev["kind"], ev["flags"]
-    bounds = np.flatnonzero(((k <= 2) & ((fl & 2) != 0)) | (k == 3) | ((k == 4) & ((fl & 2) != 0)))
-    idx = np.searchsorted(bounds, np.arange(target - 1, len(ev), target))
-    cuts = np.unique(bounds[idx[idx < len(bounds)]])
-    cuts = cuts[: samples + 1]
-    if len(cuts) < samples + 1:
-        raise RuntimeError("synthetic stream too short for the requested samples")
-    cdef int64_t[::1] cv = np.ascontiguousarray(cuts, dtype=np.int64)
-    cdef const unsigned char[::1] raw = ev.view(np.uint8)
-    cdef const bot4_event *base = <const bot4_event *>&raw[0]
-    cdef bot4_features_params p = _params(None)
-    cdef bot4_features f
-    cdef bot4_book b
-    lat = np.empty(samples, dtype=np.float64)
-    cdef double[::1] lo = lat
-    cdef double vec[BOT4_F_N]
-    cdef int64_t row_out[1]
-    cdef int64_t n_out, s, t0, t1, total = 0, rows_total = 0, start, length
-    if bot4_features_init(&f, &p) != BOT4_FEATURES_OK:
-        raise MemoryError("bot4_features_init failed")
-    if bot4_book_init(&b, BOT4_BOOK_WINDOW_DEFAULT, BOT4_BOOK_PENDING_DEFAULT) != BOT4_BOOK_OK:
-        bot4_features_free(&f)
-        raise MemoryError("bot4_book_init failed")
-    try:
-        with nogil:
-            # the first batch (the snapshot and what precedes the first cut) is not timed
-            bot4_features_run(&f, &b, base, cv[0] + 1, 0, 0, vec, row_out, 0, &n_out, NULL, 0, NULL, NULL)
-            for s in range(samples):
-                start = cv[s] + 1
-                length = cv[s + 1] - cv[s]
-                t0 = bot4_now_ns()
-                bot4_features_run(&f, &b, base + start, length, length, 0, vec, row_out, 1,
-                                  &n_out, NULL, 0, NULL, NULL)
-                t1 = bot4_now_ns()
-                lo[s] = <double>(t1 - t0) / length
-                total += t1 - t0
-                rows_total += length
-    finally:
-        bot4_book_free(&b)
-        bot4_features_free(&f)
-    return {"features.update": {"latency_ns": lat, "ops_per_sample": int(target),
-                                "throughput_per_s": rows_total / (total * 1e-9)}}

@@ -39,7 +39,3 @@ cdef extern from "feed_binance.h":
                                 bot4_event *out, int64_t out_cap, bot4_feed_result *res) nogil
     int bot4_feed_decimal_steps(const char *text, size_t n, int32_t scale, int64_t step_units,
                                 int64_t *steps) nogil
-
-
-cdef extern from "clock.h":
-    int64_t bot4_now_ns() nogil

@@ -7,13 +7,14 @@ demeaned return; ``filter(returns)`` runs a whole array with the GIL released an
 the variance in force before each return (``arch``'s conditional_volatility squared);
 ``forecast(h)`` gives sigma2_{t+1..t+h|t} in closed form. Bad parameters or non-finite
 returns raise ValueError naming the field and value, and leave the state unchanged.
-:func:`perf_stages` feeds ``bot4 perf-manifest`` ("garch.update").
 """
 
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
+
+from engine.args cimport check_int64
 
 cnp.import_array()
 
@@ -122,69 +123,13 @@ cdef class GarchFilter:
             raise ValueError(f"returns[{bad}] must be finite (and |r| < 1e154), got {arr[bad]!r}")
         return out
 
-    def forecast(self, int64_t horizon):
+    def forecast(self, horizon):
         """sigma2_{t+h|t} for h = 1..horizon (element 0 is the current ``sigma2``)."""
         self._enter()
-        if horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon}")
-        out = np.empty(horizon, dtype=np.float64)
+        cdef int64_t h = check_int64(horizon, "horizon", INT64_MIN, INT64_MAX)
+        if h < 1:
+            raise ValueError(f"horizon must be >= 1, got {h}")
+        out = np.empty(h, dtype=np.float64)
         cdef double[::1] o = out
-        bot4_garch_forecast(&self.g, horizon, &o[0])
+        bot4_garch_forecast(&self.g, h, &o[0])
         return out
-
-    def time_updates(self, returns):
-        """Mean wall nanoseconds per bot4_garch_update over the returns, timed in C with the
-        GIL released (for benches: excludes the Python call overhead). Advances the state."""
-        self._enter()
-        arr = np.ascontiguousarray(returns, dtype=np.float64)
-        if arr.ndim != 1 or arr.shape[0] == 0:
-            raise ValueError(f"returns must be a non-empty 1-D array, got shape {arr.shape}")
-        if not np.isfinite(arr).all():
-            raise ValueError("returns must be finite")
-        cdef const double[::1] r = arr
-        cdef int64_t i, n = arr.shape[0], t0, t1
-        cdef double s
-        self.busy = 1
-        try:
-            with nogil:
-                t0 = bot4_now_ns()
-                for i in range(n):
-                    bot4_garch_update(&self.g, r[i], &s)
-                t1 = bot4_now_ns()
-        finally:
-            self.busy = 0
-        return (t1 - t0) / <double>n
-
-
-def perf_stages(int samples):
-    """Per-return latency of the online update ("garch.update"): each sample times 256
-    consecutive bot4_garch_update calls (returns from a seeded normal, BTC-daily-like
-    parameters) with bot4_now_ns() and divides by 256."""
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    cdef int batch_n = 256
-    rng = np.random.default_rng(11)
-    rets = rng.normal(0.0, 0.03, batch_n * 16)
-    cdef const double[::1] r = rets
-    cdef int64_t nret = rets.shape[0]
-    cdef bot4_garch g
-    bot4_garch_init(&g, 2e-5, 0.08, 0.9, 9e-4)
-    lat = np.empty(samples, dtype=np.float64)
-    cdef double[::1] lat_v = lat
-    cdef int64_t s, i, j = 0, t0, t1, total0, total1
-    cdef double out
-    with nogil:
-        total0 = bot4_now_ns()
-        for s in range(samples):
-            t0 = bot4_now_ns()
-            for i in range(batch_n):
-                bot4_garch_update(&g, r[j], &out)
-                j += 1
-                if j == nret:
-                    j = 0
-            t1 = bot4_now_ns()
-            lat_v[s] = (t1 - t0) / <double>batch_n
-        total1 = bot4_now_ns()
-    total_s = (total1 - total0) / 1e9
-    return {"garch.update": {"latency_ns": lat, "ops_per_sample": batch_n,
-                             "throughput_per_s": samples * batch_n / total_s if total_s > 0 else float("inf")}}

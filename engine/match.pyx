@@ -32,13 +32,11 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 
+from engine.args cimport check_choice, check_int64
 from engine.match cimport *
 
 cnp.import_array()
 
-
-cdef extern from "clock.h" nogil:
-    int64_t bot4_now_ns()
 
 
 OP_DTYPE = np.dtype([
@@ -97,22 +95,14 @@ class Outcome:
 
 def _code(table, str field, value):
     if isinstance(value, str):
-        try:
-            return table[value]
-        except KeyError:
-            raise ValueError(f"{field} must be one of {', '.join(table)}, got {value!r}") from None
+        return check_choice(table, field, value)
     if isinstance(value, (int, np.integer)) and int(value) in table.values():
         return int(value)
     raise ValueError(f"{field} must be one of {', '.join(table)}, got {value!r}")
 
 
-def _int(str field, value, int64_t lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{field} must be an integer, got {value!r}")
-    v = int(value)
-    if v < lo or v > I64_MAX:
-        raise ValueError(f"{field} must be in [{lo}, 2**63-1], got {v}")
-    return v
+cdef inline int64_t _int(str field, value, int64_t lo) except? -1:
+    return check_int64(value, field, lo, I64_MAX, ValueError)
 
 
 cdef cnp.ndarray _check_array(str field, arr, dtype, bint writable):
@@ -284,74 +274,3 @@ cdef class MatchingEngine:
         code = bot4_match_check(self.m)
         if code != 0:
             raise AssertionError(f"matching engine invariant {code} broken")
-
-
-cdef int64_t _timed_run(bot4_match *m, cnp.ndarray ops, cnp.ndarray results,
-                        cnp.ndarray fills):
-    cdef uint32_t nd = 0, nf = 0
-    cdef const bot4_match_op *po = <const bot4_match_op *>cnp.PyArray_DATA(ops)
-    cdef bot4_match_result *pr = <bot4_match_result *>cnp.PyArray_DATA(results)
-    cdef bot4_match_fill *pf = <bot4_match_fill *>cnp.PyArray_DATA(fills)
-    cdef uint32_t n = <uint32_t>ops.shape[0], cap = <uint32_t>fills.shape[0]
-    cdef int64_t t0, t1
-    with nogil:
-        t0 = bot4_now_ns()
-        bot4_match_run(m, po, n, pr, pf, cap, &nd, &nf)
-        t1 = bot4_now_ns()
-    if nd != n:
-        raise RuntimeError("perf stage batch did not complete")
-    return t1 - t0
-
-
-def _limit_ops(ids, side, prices, qty):
-    ops = make_ops(len(ids))
-    ops["id"] = ids
-    ops["owner"] = 1
-    ops["side"] = side
-    ops["price"] = prices
-    ops["qty"] = qty
-    return ops
-
-
-def perf_stages(int samples):
-    """Latency of the matcher's hot stages for `bot4 perf-manifest`.
-
-    A sample times one batch with bot4_now_ns and divides by its size:
-    match.add — 64 limit orders that rest (new and existing levels near the touch of a
-    200-level book); match.cancel — 64 cancels of resting orders; match.market_sweep — 16
-    market orders, each consuming 3 levels of 4 orders."""
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    cdef MatchingEngine eng = MatchingEngine(1 << 16)
-    cdef int batch = 64, sweeps = 16, i
-    results = np.zeros(batch, dtype=RESULT_DTYPE)
-    fills = np.zeros(1 << 16, dtype=FILL_DTYPE)
-    mid = 100_000
-    base = np.arange(1, 101)
-    base_ops = np.concatenate([
-        _limit_ops(base, 0, mid - base, 10), _limit_ops(base + 1000, 1, mid + base, 10)])
-    stages = {name: np.zeros(samples) for name in ("match.add", "match.cancel", "match.market_sweep")}
-    next_id = 10_000
-    for i in range(samples):
-        eng.clear()
-        eng.run(base_ops)
-        ids = np.arange(next_id, next_id + batch)
-        next_id += batch
-        adds = _limit_ops(ids, i & 1, np.where(i & 1, mid + 1 + ids % 50, mid - 1 - ids % 50), 3)
-        stages["match.add"][i] = _timed_run(eng.m, adds, results, fills) / batch
-        cancels = make_ops(batch)
-        cancels["op"] = BOT4_MATCH_OP_CANCEL
-        cancels["id"] = ids[::-1]
-        stages["match.cancel"][i] = _timed_run(eng.m, cancels, results, fills) / batch
-        eng.clear()
-        lv = np.repeat(np.arange(1, 3 * sweeps + 1), 4)
-        eng.run(_limit_ops(np.arange(1, lv.size + 1), 1, mid + lv, 5))
-        market = _limit_ops(np.arange(next_id, next_id + sweeps), 0, 0, 60)
-        next_id += sweeps
-        market["type"] = BOT4_MATCH_MARKET
-        market["tif"] = BOT4_MATCH_IOC
-        stages["match.market_sweep"][i] = _timed_run(eng.m, market, results[:sweeps], fills) / sweeps
-    per_sample = {"match.add": batch, "match.cancel": batch, "match.market_sweep": sweeps}
-    return {name: {"latency_ns": lat, "ops_per_sample": per_sample[name],
-                   "throughput_per_s": float(1e9 / np.median(lat)) if np.median(lat) > 0 else 0.0}
-            for name, lat in stages.items()}

@@ -1,10 +1,7 @@
 # The C interface of csrc/pool.h (fixed-capacity object pool, index free list) and the
 # Python class wrapping it; other Cython modules can cimport ObjectPool and use ._p.
-from libc.stdint cimport int64_t, uint32_t, uint64_t
-
-
-cdef extern from "clock.h" nogil:
-    int64_t bot4_now_ns()
+cimport numpy as cnp
+from libc.stdint cimport uint32_t, uint64_t
 
 
 cdef extern from "pool.h" nogil:
@@ -39,8 +36,8 @@ cdef extern from "pool.h" nogil:
     void *bot4_pool_slot(bot4_pool *p, uint32_t index)
     int bot4_pool_slot_checked(bot4_pool *p, uint32_t index, void **out)
     void bot4_pool_get_stats(const bot4_pool *p, bot4_pool_stats *out)
-    int bot4_pool_bench(uint64_t n, size_t outstanding, int64_t *elapsed_ns, int64_t *cpu_ns,
-                        uint64_t *checksum)
+    int bot4_pool_acquire_n(bot4_pool *p, size_t n, uint32_t *out)
+    int bot4_pool_release_n(bot4_pool *p, const uint32_t *ids, size_t n, size_t *bad)
 
 
 cdef class ObjectPool:
@@ -49,3 +46,4 @@ cdef class ObjectPool:
     cdef readonly Py_ssize_t slot_size
 
     cdef uint32_t _held_index(self, object index, str what) except? 0xFFFFFFFF
+    cdef cnp.ndarray _id_array(self, object ids)

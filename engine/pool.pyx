@@ -10,19 +10,28 @@ Errors (all raised before anything changes):
 
 * :meth:`ObjectPool.acquire` on an exhausted pool raises :class:`PoolExhausted` (and the
   ``failed_acquires`` statistic counts it). It never returns a sentinel.
+  :meth:`ObjectPool.acquire_many` does the same when fewer slots are free than asked for,
+  and acquires none.
 * an index that is not an int: TypeError; out of [0, capacity): IndexError;
   in range but not acquired (double release, or read/write of a free slot):
-  :class:`PoolError` (a ValueError).
+  :class:`PoolError` (a ValueError). :meth:`ObjectPool.release_many` checks every index
+  first and releases none if one is bad (a repeat within the batch counts as a double
+  release).
 
 A pool has one owner thread (the C has no locking); the GIL serializes Python callers.
 """
 
-from engine.args cimport check_int
+from engine.args cimport check_index, check_int
 import numpy as np
 
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+cimport numpy as cnp
+
+from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+
+cnp.import_array()
 
 
 class PoolExhausted(RuntimeError):
@@ -56,9 +65,7 @@ cdef class ObjectPool:
     cdef uint32_t _held_index(self, object index, str what) except? 0xFFFFFFFF:
         cdef long long i
         if type(index) is not int:  # exact int is the fast path; bool is refused
-            if isinstance(index, bool) or not hasattr(index, "__index__"):
-                raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}")
-            index = index.__index__()
+            index = check_index(index, "index")
         try:
             i = index
         except OverflowError:
@@ -83,6 +90,61 @@ cdef class ObjectPool:
         cdef uint32_t i = self._held_index(index, "release")
         bot4_pool_release(self._p, i)
 
+    def acquire_many(self, n):
+        """Take n free slots (0 <= n <= capacity) as a uint32 array, in the order n
+        acquire() calls would return them. All or nothing: when fewer than n are free it
+        raises PoolExhausted, acquires none and counts one failed acquire."""
+        cdef cnp.npy_intp k = check_int(n, "n", 0, self.capacity)
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &k, cnp.NPY_UINT32, 0)
+        if k and bot4_pool_acquire_n(self._p, <size_t>k,
+                                     <uint32_t *>cnp.PyArray_DATA(out)) != BOT4_POOL_OK:
+            raise PoolExhausted(f"ObjectPool: acquire_many({k}) with "
+                                f"{self.capacity - len(self)} of {self.capacity} slots free")
+        return out
+
+    def release_many(self, ids):
+        """Return acquired slots: `ids` is a 1-D sequence or array of ints, released in
+        order as release() would. All or nothing: the first index that is out of range
+        (IndexError), not acquired or repeated within ids (PoolError) is named with its
+        position, and no slot is released."""
+        cdef cnp.ndarray a = self._id_array(ids)
+        cdef const uint32_t *v = <const uint32_t *>cnp.PyArray_DATA(a)
+        cdef size_t bad = 0, n = <size_t>cnp.PyArray_DIM(a, 0)
+        cdef int st
+        if n == 0:
+            return
+        st = bot4_pool_release_n(self._p, v, n, &bad)
+        if st == BOT4_POOL_ERANGE:
+            raise IndexError(f"ids[{bad}] = {v[bad]} out of range [0, {self.capacity})")
+        if st != BOT4_POOL_OK:
+            i = v[bad]
+            if any(v[j] == i for j in range(bad)):
+                raise PoolError(f"release_many: ids[{bad}] = {i} repeats an earlier index "
+                                f"(double release)")
+            raise PoolError(f"release_many: ids[{bad}] = {i} is not acquired (double release?)")
+
+    cdef cnp.ndarray _id_array(self, object ids):
+        """ids as a 1-D C-contiguous aligned uint32 array, or TypeError/ValueError/
+        IndexError naming it."""
+        cdef cnp.ndarray arr
+        if type(ids) is np.ndarray:
+            arr = ids
+            if (cnp.PyArray_TYPE(arr) == cnp.NPY_UINT32 and cnp.PyArray_NDIM(arr) == 1
+                    and cnp.PyArray_ISCARRAY_RO(arr) and cnp.PyArray_ISNOTSWAPPED(arr)):
+                return arr
+        a = np.asarray(ids)
+        if a.ndim != 1:
+            raise ValueError(f"ids must be 1-D, got shape {a.shape}")
+        if a.size == 0:
+            return np.empty(0, dtype=np.uint32)
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"ids must be integers, got dtype {a.dtype}")
+        bad = np.flatnonzero((a < 0) | (a > 0xFFFFFFFF))
+        if bad.size:
+            k = bad[0]
+            raise IndexError(f"ids[{k}] = {a[k]} out of range [0, {self.capacity})")
+        return np.ascontiguousarray(a, dtype=np.uint32)  # native order, aligned
+
     def write(self, index, data):
         """Copy `data` (bytes-like, exactly slot_size bytes) into an acquired slot."""
         cdef uint32_t i = self._held_index(index, "write")
@@ -104,9 +166,7 @@ cdef class ObjectPool:
 
     def held(self, index):
         """True if index is in range and currently acquired."""
-        if isinstance(index, bool) or not hasattr(index, "__index__"):
-            raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}")
-        i = index.__index__()
+        i = check_index(index, "index")
         return 0 <= i < self.capacity and bool(bot4_pool_held(self._p, <uint32_t>i))
 
     def stats(self):
@@ -128,59 +188,3 @@ cdef class ObjectPool:
 
     def __repr__(self):
         return f"ObjectPool(capacity={self.capacity}, slot_size={self.slot_size}, in_use={len(self)})"
-
-
-
-
-def pool_bench(n, outstanding=1, clock="wall"):
-    """n acquire+release pairs on a 4096-slot pool, in C with the GIL released;
-    `outstanding` slots are acquired before they are released each round. Returns the
-    loop's nanoseconds: wall time, or with clock="cpu" the thread's CPU time."""
-    cdef uint64_t count = check_int(n, "n", 1, 1 << 40)
-    cdef size_t k = check_int(outstanding, "outstanding", 1, 4096)
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    cdef int64_t ns = 0, cpu_ns = 0
-    cdef uint64_t checksum = 0
-    cdef int st
-    with nogil:
-        st = bot4_pool_bench(count, k, &ns, &cpu_ns, &checksum)
-    if st != BOT4_POOL_OK:
-        raise RuntimeError(f"pool_bench: status {st}")
-    return cpu_ns if clock == "cpu" else ns
-
-
-cdef enum:
-    _PERF_BATCH = 64
-
-
-def perf_stages(samples=10000):
-    """Latency samples for ``bot4 perf-manifest``: ``pool.acquire_release``. Each sample
-    times (bot4_now_ns) 64 acquire+release pairs on a 4096-slot pool and divides by 64,
-    so latency_ns is one acquire plus one release."""
-    cdef Py_ssize_t ns_ = check_int(samples, "samples", 1, 100_000_000)
-    cdef Py_ssize_t s, j
-    cdef int64_t t0, t1
-    cdef uint32_t idx
-    cdef bot4_pool *p = NULL
-    lat = np.empty(ns_, dtype=np.float64)
-    cdef double[::1] lv = lat
-    if bot4_pool_create(&p, 4096, 64) != BOT4_POOL_OK:
-        raise MemoryError("perf_stages: ObjectPool")
-    with nogil:
-        for s in range(ns_):
-            t0 = bot4_now_ns()
-            for j in range(_PERF_BATCH):
-                bot4_pool_acquire(p, &idx)
-                bot4_pool_release(p, idx)
-            t1 = bot4_now_ns()
-            lv[s] = <double>(t1 - t0) / _PERF_BATCH
-    bot4_pool_destroy(p)
-    total_ns = float(lat.sum())
-    return {
-        "pool.acquire_release": {
-            "latency_ns": lat,
-            "ops_per_sample": _PERF_BATCH,
-            "throughput_per_s": ns_ * 1e9 / total_ns if total_ns > 0 else 0.0,
-        }
-    }

@@ -1,12 +1,7 @@
-# The C interface of csrc/ring.h (SPSC ring, Vyukov MPMC queue, C-thread drivers) and the
+# The C interface of csrc/ring.h (SPSC ring, Vyukov MPMC queue) and the
 # Python classes wrapping it, so other Cython modules can cimport SpscRing/MpmcQueue and
 # call the C directly on ._r / ._q.
-from libc.stdint cimport int64_t, uint64_t
-
-
-cdef extern from "clock.h" nogil:
-    int64_t bot4_now_ns()
-
+from libc.stdint cimport uint64_t
 
 cdef extern from "ring.h" nogil:
     enum:
@@ -15,7 +10,6 @@ cdef extern from "ring.h" nogil:
         BOT4_RING_EMPTY
         BOT4_RING_EINVAL
         BOT4_RING_ENOMEM
-        BOT4_RING_ETHREAD
 
     size_t BOT4_RING_MAX_CAPACITY
     size_t BOT4_RING_MAX_RECORD
@@ -50,36 +44,6 @@ cdef extern from "ring.h" nogil:
     size_t bot4_ring_mpmc_size(const bot4_ring_mpmc *q)
     size_t bot4_ring_mpmc_capacity(const bot4_ring_mpmc *q)
     size_t bot4_ring_mpmc_record_size(const bot4_ring_mpmc *q)
-
-    ctypedef struct bot4_ring_spsc_transfer_report:
-        uint64_t sent
-        uint64_t received
-        uint64_t out_of_sequence
-        uint64_t last_value
-        uint64_t producer_waits
-        uint64_t consumer_waits
-        int64_t elapsed_ns
-
-    int bot4_ring_spsc_transfer(uint64_t n_items, size_t capacity, size_t batch,
-                                bot4_ring_spsc_transfer_report *out)
-
-    ctypedef struct bot4_ring_mpmc_transfer_report:
-        uint64_t sent
-        uint64_t received
-        uint64_t missing
-        uint64_t duplicated
-        uint64_t invalid
-        uint64_t order_violations
-        int64_t elapsed_ns
-
-    int bot4_ring_mpmc_transfer(unsigned n_producers, unsigned n_consumers,
-                                uint64_t items_per_producer, size_t capacity, size_t batch,
-                                bot4_ring_mpmc_transfer_report *out)
-
-    int bot4_ring_spsc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
-                             uint64_t *checksum)
-    int bot4_ring_mpmc_bench(uint64_t n, size_t batch, int64_t *elapsed_ns, int64_t *cpu_ns,
-                             uint64_t *checksum)
 
 
 cdef class SpscRing:

@@ -20,19 +20,13 @@ Threading rules, enforced here:
 
 Bad arguments raise TypeError/ValueError naming the argument and its value, before
 anything changes.
-
-Drivers for tests and benchmarks run their threads in C with the GIL released:
-:func:`spsc_transfer_test`, :func:`mpmc_transfer_test`, :func:`spsc_bench`,
-:func:`mpmc_bench`; :func:`perf_stages` feeds ``bot4 perf-manifest``.
 """
 
-from engine.args cimport check_int
+from engine.args cimport check_index, check_int
 import numpy as np
 
 cimport numpy as cnp
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport int64_t, uint64_t
-from libc.stdlib cimport free, malloc
 
 cnp.import_array()
 
@@ -40,21 +34,11 @@ cnp.import_array()
 cdef enum:
     _NPY_ITEM_REFCOUNT = 0x01
 
-# Caps on what the Python-callable test drivers may be asked to allocate.
-_DRIVER_MAX_CAPACITY = 1 << 24
-_DRIVER_MAX_ITEMS = 1 << 40
-_MPMC_DRIVER_MAX_TOTAL = 1 << 28
-_MPMC_DRIVER_MAX_THREADS = 64
 
-
-# ---- argument checks (shared by the classes and drivers) --------------------------------
-
-
+# ---- argument checks --------------------------------------------------------------------
 
 cdef object _check_capacity(object capacity, Py_ssize_t min_capacity, object max_capacity):
-    if isinstance(capacity, bool) or not hasattr(capacity, "__index__"):
-        raise TypeError(f"capacity must be an int, got {type(capacity).__name__} {capacity!r}")
-    c = capacity.__index__()
+    c = check_index(capacity, "capacity")
     if c < min_capacity or c > max_capacity or (c & (c - 1)) != 0:
         raise ValueError(
             f"capacity must be a power of two in [{min_capacity}, {max_capacity}], got {c}")
@@ -116,8 +100,6 @@ cdef int _batch_args(object arr, Py_ssize_t record_size, str name, bint writable
 cdef void _raise_status(int st, str what) except *:
     if st == BOT4_RING_ENOMEM:
         raise MemoryError(f"{what}: out of memory")
-    if st == BOT4_RING_ETHREAD:
-        raise RuntimeError(f"{what}: could not start a thread")
     raise ValueError(f"{what}: invalid argument (status {st})")
 
 
@@ -342,176 +324,3 @@ cdef class MpmcQueue:
     def __repr__(self):
         return (f"MpmcQueue(capacity={self.capacity}, record_size={self.record_size}, "
                 f"size={self.size})")
-
-
-# ---- C-thread drivers --------------------------------------------------------------------
-
-def spsc_transfer_test(n_items, capacity, batch):
-    """Move the uint64 values 0..n_items-1 from a producer pthread to a consumer pthread
-    through an SPSC ring (C, GIL released), `batch` records per push/pop call.
-
-    Returns {"sent", "received", "out_of_sequence", "last_value", "producer_waits",
-    "consumer_waits", "elapsed_ns", "items_per_s", "ok"}; ok means every value arrived
-    exactly once and in order."""
-    cdef uint64_t n = check_int(n_items, "n_items", 0, _DRIVER_MAX_ITEMS)
-    cdef size_t cap = _check_capacity(capacity, 1, _DRIVER_MAX_CAPACITY)
-    cdef size_t b = check_int(batch, "batch", 1, cap)
-    cdef bot4_ring_spsc_transfer_report rep
-    cdef int st
-    with nogil:
-        st = bot4_ring_spsc_transfer(n, cap, b, &rep)
-    if st != BOT4_RING_OK:
-        _raise_status(st, "spsc_transfer_test")
-    ok = (rep.sent == n and rep.received == n and rep.out_of_sequence == 0
-          and (n == 0 or rep.last_value == n - 1))
-    return {
-        "sent": rep.sent, "received": rep.received,
-        "out_of_sequence": rep.out_of_sequence, "last_value": rep.last_value,
-        "producer_waits": rep.producer_waits, "consumer_waits": rep.consumer_waits,
-        "elapsed_ns": rep.elapsed_ns,
-        "items_per_s": rep.received * 1e9 / rep.elapsed_ns if rep.elapsed_ns > 0 else 0.0,
-        "ok": bool(ok),
-    }
-
-
-def mpmc_transfer_test(n_producers, n_consumers, items_per_producer, capacity, batch=None):
-    """n_producers pthreads each push items_per_producer 16-byte records (producer id,
-    sequence) through an MPMC queue; n_consumers pthreads pop up to `batch` at a time (C,
-    GIL released), count every item and check each producer's order per consumer.
-    batch defaults to min(16, capacity).
-
-    Returns {"sent", "received", "missing", "duplicated", "invalid", "order_violations",
-    "elapsed_ns", "items_per_s", "ok"}; ok means every item arrived exactly once and no
-    consumer saw a producer's items out of order."""
-    cdef unsigned np_ = check_int(n_producers, "n_producers", 1, _MPMC_DRIVER_MAX_THREADS)
-    cdef unsigned nc = check_int(n_consumers, "n_consumers", 1, _MPMC_DRIVER_MAX_THREADS)
-    cdef uint64_t per = check_int(items_per_producer, "items_per_producer", 0,
-                                   _MPMC_DRIVER_MAX_TOTAL // np_)
-    cdef size_t cap = _check_capacity(capacity, 2, _DRIVER_MAX_CAPACITY)
-    cdef size_t default_batch = <size_t>16 if cap > <size_t>16 else cap
-    cdef size_t b = check_int(default_batch if batch is None else batch, "batch", 1, cap)
-    cdef bot4_ring_mpmc_transfer_report rep
-    cdef int st
-    with nogil:
-        st = bot4_ring_mpmc_transfer(np_, nc, per, cap, b, &rep)
-    if st != BOT4_RING_OK:
-        _raise_status(st, "mpmc_transfer_test")
-    ok = (rep.sent == rep.received and rep.missing == 0 and rep.duplicated == 0
-          and rep.invalid == 0 and rep.order_violations == 0)
-    return {
-        "sent": rep.sent, "received": rep.received, "missing": rep.missing,
-        "duplicated": rep.duplicated, "invalid": rep.invalid,
-        "order_violations": rep.order_violations, "elapsed_ns": rep.elapsed_ns,
-        "items_per_s": rep.received * 1e9 / rep.elapsed_ns if rep.elapsed_ns > 0 else 0.0,
-        "ok": bool(ok),
-    }
-
-
-cdef object _bench_clock(str clock):
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    return clock == "cpu"
-
-
-def spsc_bench(n, batch=256, clock="wall"):
-    """One thread pushes `batch` 8-byte records into a 4096-record SPSC ring and pops them
-    back, until n records made the round trip (all in C, GIL released). Returns the
-    loop's nanoseconds: wall time, or with clock="cpu" the thread's CPU time (which leaves
-    out time the shared machine kept the thread descheduled)."""
-    cdef uint64_t count = check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
-    cdef size_t b = check_int(batch, "batch", 1, 4096)
-    use_cpu = _bench_clock(clock)
-    cdef int64_t ns = 0, cpu_ns = 0
-    cdef uint64_t checksum = 0
-    cdef int st
-    with nogil:
-        st = bot4_ring_spsc_bench(count, b, &ns, &cpu_ns, &checksum)
-    if st != BOT4_RING_OK:
-        _raise_status(st, "spsc_bench")
-    return cpu_ns if use_cpu else ns
-
-
-def mpmc_bench(n, batch=256, clock="wall"):
-    """As :func:`spsc_bench`, through a 4096-record MPMC queue (one thread). Returns ns."""
-    cdef uint64_t count = check_int(n, "n", 1, _DRIVER_MAX_ITEMS)
-    cdef size_t b = check_int(batch, "batch", 1, 4096)
-    use_cpu = _bench_clock(clock)
-    cdef int64_t ns = 0, cpu_ns = 0
-    cdef uint64_t checksum = 0
-    cdef int st
-    with nogil:
-        st = bot4_ring_mpmc_bench(count, b, &ns, &cpu_ns, &checksum)
-    if st != BOT4_RING_OK:
-        _raise_status(st, "mpmc_bench")
-    return cpu_ns if use_cpu else ns
-
-
-# ---- perf-manifest stages ----------------------------------------------------------------
-
-cdef enum:
-    _PERF_BATCH = 64
-
-
-def perf_stages(samples=10000):
-    """Latency samples of the ring hot paths for ``bot4 perf-manifest``.
-
-    Each sample times (bot4_now_ns) _PERF_BATCH = 64 operations on one thread and divides
-    by 64, so latency_ns is per record:
-
-    * ``ring.spsc.push_pop``: push_n of 64 8-byte records, then pop_n of 64 (SPSC ring of
-      1024), i.e. the batched path; latency = one record's push + pop.
-    * ``ring.spsc.push_pop_single``: 64 single push + pop pairs (unbatched path).
-    * ``ring.mpmc.push_pop``: as ring.spsc.push_pop through the MPMC queue.
-    """
-    cdef Py_ssize_t ns_ = check_int(samples, "samples", 1, 100_000_000)
-    cdef Py_ssize_t s, i
-    cdef int64_t t0, t1
-    cdef uint64_t src[_PERF_BATCH]
-    cdef uint64_t dst[_PERF_BATCH]
-    cdef bot4_ring_spsc *r = NULL
-    cdef bot4_ring_mpmc *q = NULL
-    for i in range(_PERF_BATCH):
-        src[i] = i
-    result = {}
-    lat_batch = np.empty(ns_, dtype=np.float64)
-    lat_single = np.empty(ns_, dtype=np.float64)
-    lat_mpmc = np.empty(ns_, dtype=np.float64)
-    cdef double[::1] lb = lat_batch, ls = lat_single, lm = lat_mpmc
-    if bot4_ring_spsc_create(&r, 1024, 8, 0) != BOT4_RING_OK:
-        raise MemoryError("perf_stages: SpscRing")
-    if bot4_ring_mpmc_create(&q, 1024, 8) != BOT4_RING_OK:
-        bot4_ring_spsc_destroy(r)
-        raise MemoryError("perf_stages: MpmcQueue")
-    with nogil:
-        for s in range(ns_):
-            t0 = bot4_now_ns()
-            bot4_ring_spsc_push_n(r, src, _PERF_BATCH)
-            bot4_ring_spsc_pop_n(r, dst, _PERF_BATCH)
-            t1 = bot4_now_ns()
-            lb[s] = <double>(t1 - t0) / _PERF_BATCH
-        for s in range(ns_):
-            t0 = bot4_now_ns()
-            for i in range(_PERF_BATCH):
-                bot4_ring_spsc_push(r, &src[i])
-                bot4_ring_spsc_pop(r, &dst[i])
-            t1 = bot4_now_ns()
-            ls[s] = <double>(t1 - t0) / _PERF_BATCH
-        for s in range(ns_):
-            t0 = bot4_now_ns()
-            bot4_ring_mpmc_push_n(q, src, _PERF_BATCH)
-            bot4_ring_mpmc_pop_n(q, dst, _PERF_BATCH)
-            t1 = bot4_now_ns()
-            lm[s] = <double>(t1 - t0) / _PERF_BATCH
-    bot4_ring_spsc_destroy(r)
-    bot4_ring_mpmc_destroy(q)
-    for name, lat in (("ring.spsc.push_pop", lat_batch),
-                      ("ring.spsc.push_pop_single", lat_single),
-                      ("ring.mpmc.push_pop", lat_mpmc)):
-        total_ns = float(lat.sum())
-        result[name] = {
-            "latency_ns": lat,
-            "ops_per_sample": _PERF_BATCH,
-            # samples * 64 records over the summed sample time (sum of lat * 64 ns)
-            "throughput_per_s": ns_ * 1e9 / total_ns if total_ns > 0 else 0.0,
-        }
-    return result

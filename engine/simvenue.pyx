@@ -11,21 +11,18 @@ fees, impact, filters and rate limits live in bot.sim.venue above this core.
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t
+from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN, int32_t, int64_t
 
 from engine.book cimport (
     BOT4_BOOK_OK, BOT4_BOOK_WINDOW_DEFAULT, bot4_book_best, bot4_book_depth_at, bot4_book_top,
     bot4_book_validate_batch, bot4_book_verr, bot4_event,
 )
+from engine.args cimport check_choice, check_int64
 from engine.simvenue cimport *
 
 from engine.events import EVENT_DTYPE
 
 cnp.import_array()
-
-
-cdef extern from "clock.h" nogil:
-    int64_t bot4_now_ns()
 
 
 REPORT_DTYPE = np.dtype([
@@ -49,35 +46,22 @@ cdef int64_t I64_MAX = INT64_MAX
 cdef int64_t I64_MIN = INT64_MIN
 
 
-def _int(str field, value, lo=None, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{field} must be an integer, got {value!r}")
-    v = int(value)
-    lo = I64_MIN if lo is None else lo
-    hi = I64_MAX if hi is None else hi
-    if v < lo or v > hi:
-        raise ValueError(f"{field} must be in [{lo}, {hi}], got {v}")
-    return v
-
-
-def _choice(table, str field, value):
-    if value not in table:
-        raise ValueError(f"{field} must be one of {', '.join(map(str, table))}, got {value!r}")
-    return table[value]
+cdef inline int64_t _int(str field, value, int64_t lo=INT64_MIN, int64_t hi=INT64_MAX) except? -1:
+    return check_int64(value, field, lo, hi, ValueError)
 
 
 cdef class VenueCore:
     """Market replay plus our resting orders. max_orders bounds our working orders."""
 
-    def __cinit__(self, events, int max_orders=256, queue_model="risk_averse",
-                  double queue_power=2.0, int64_t window=BOT4_BOOK_WINDOW_DEFAULT):
+    def __cinit__(self, events, max_orders=256, queue_model="risk_averse",
+                  double queue_power=2.0, window=BOT4_BOOK_WINDOW_DEFAULT):
         self.ready = False
         if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE or events.ndim != 1:
             raise ValueError("events must be a 1-D numpy array of engine.events.EVENT_DTYPE")
         events = np.ascontiguousarray(events)
-        qm = _choice(QUEUE_MODELS, "queue_model", queue_model)
-        if max_orders < 1:
-            raise ValueError(f"max_orders must be >= 1, got {max_orders}")
+        qm = check_choice(QUEUE_MODELS, "queue_model", queue_model)
+        cdef int64_t n_orders_max = _int("max_orders", max_orders, 1, INT32_MAX)
+        cdef int64_t win = _int("window", window)
         if not (queue_power > 0):
             raise ValueError(f"queue_power must be > 0, got {queue_power}")
         cdef bot4_book_verr err
@@ -92,16 +76,16 @@ cdef class VenueCore:
             from engine.book import _VERR
             field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
             raise ValueError(f"events row {err.row}: {field} = {err.value}: {why}")
-        rc = bot4_sv_init(&self.v, max_orders, qm, queue_power, window)
+        rc = bot4_sv_init(&self.v, <int32_t>n_orders_max, qm, queue_power, win)
         if rc == BOT4_SV_ENOMEM:
             raise MemoryError("cannot allocate the simulated venue")
         if rc != BOT4_SV_OK:
-            raise ValueError(f"window must be a power of two in the book's range, got {window}")
+            raise ValueError(f"window must be a power of two in the book's range, got {win}")
         self.ready = True
         self.events = events
         # one message can report each order twice, and each stop its trigger, its levels
         # and a remainder (see bot4_sv_run)
-        self._buf = np.zeros(max(4096, (BOT4_SV_STOP_LEVELS_MAX + 4) * max_orders + 8),
+        self._buf = np.zeros(max(4096, (BOT4_SV_STOP_LEVELS_MAX + 4) * n_orders_max + 8),
                              dtype=REPORT_DTYPE)
 
     def __dealloc__(self):
@@ -165,10 +149,10 @@ cdef class VenueCore:
         if self.v.now != I64_MIN and t < self.v.now:
             raise ValueError(f"now {t} is before the last replayed event {self.v.now}")
         cdef int64_t oid = _int("id", id)
-        cdef int s = _choice(SIDES, "side", side)
+        cdef int s = check_choice(SIDES, "side", side)
         cdef int64_t px = _int("price", price, 0)
         cdef int64_t q = _int("qty", qty, 1)
-        cdef int tf = _choice(TIFS, "tif", tif)
+        cdef int tf = check_choice(TIFS, "tif", tif)
         cdef int64_t exp = _int("expire_ts", expire_ts, 0)
         if tf == BOT4_SV_GTD and exp <= t:
             raise ValueError(f"expire_ts must be after now for gtd, got {exp}")
@@ -192,7 +176,7 @@ cdef class VenueCore:
 
     def place_stop(self, id, side, trigger, qty, expire_ts=0):
         """A stop-market order waiting for a trade at or through `trigger`; returns status."""
-        cdef int rc = bot4_sv_place_stop(&self.v, _int("id", id), _choice(SIDES, "side", side),
+        cdef int rc = bot4_sv_place_stop(&self.v, _int("id", id), check_choice(SIDES, "side", side),
                                          _int("trigger", trigger, 1), _int("qty", qty, 1),
                                          _int("expire_ts", expire_ts, 0))
         return STATUS[rc]
@@ -230,19 +214,20 @@ cdef class VenueCore:
     def best(self, side):
         """(price, qty) at the market's touch of a side, or None."""
         cdef int64_t px, q
-        if not bot4_book_best(&self.v.book, _choice(SIDES, "side", side), &px, &q):
+        if not bot4_book_best(&self.v.book, check_choice(SIDES, "side", side), &px, &q):
             return None
         return px, q
 
     def depth_at(self, side, price):
-        return bot4_book_depth_at(&self.v.book, _choice(SIDES, "side", side), _int("price", price, 1))
+        return bot4_book_depth_at(&self.v.book, check_choice(SIDES, "side", side), _int("price", price, 1))
 
-    def top(self, side, int n):
+    def top(self, side, n_):
+        cdef int64_t n = _int("n", n_, INT64_MIN, INT32_MAX)
         cdef cnp.ndarray px = np.zeros(max(n, 0), dtype=np.int64)
         cdef cnp.ndarray q = np.zeros(max(n, 0), dtype=np.int64)
         if n <= 0:
             return px, q
-        k = bot4_book_top(&self.v.book, _choice(SIDES, "side", side), n,
+        k = bot4_book_top(&self.v.book, check_choice(SIDES, "side", side), n,
                           <int64_t *>cnp.PyArray_DATA(px), <int64_t *>cnp.PyArray_DATA(q))
         return px[:k], q[:k]
 
@@ -254,48 +239,3 @@ cdef class VenueCore:
                 "queue_advance_cancels": s.queue_advance_cancels,
                 "maker_fills": s.maker_fills, "maker_lots": s.maker_lots,
                 "taker_fills": s.taker_fills, "taker_lots": s.taker_lots, "expired": s.expired}
-
-
-def perf_stages(int samples, events=None):
-    """Latency of the venue's replay loop for `bot4 perf-manifest`.
-
-    "simvenue.event": one sample replays a slice of 4,096 event rows (a seeded synthetic
-    market, engine.synth, unless `events` is given) with two resting orders of ours tracked at the touch, timed with
-    bot4_now_ns and divided by the rows in the slice."""
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    if events is None:
-        from engine.synth import generate
-        events = generate(60_000, seed=3)
-    core = VenueCore(events)
-    lat = np.zeros(samples)
-    cdef int64_t t0, t1, n_out
-    cdef int64_t start
-    cdef cnp.ndarray ev = core.events
-    cdef const bot4_event *p = <const bot4_event *>cnp.PyArray_DATA(ev)
-    cdef cnp.ndarray buf = core._buf
-    cdef bot4_sv_report *out = <bot4_sv_report *>cnp.PyArray_DATA(buf)
-    cdef int64_t cap = buf.shape[0], n = ev.shape[0], stop
-    oid = 1
-    for i in range(samples):
-        if core.v.pos + 4096 >= n:
-            core.reset()
-        if core.v.n == 0:
-            core.run_until(int(events[core.v.pos]["ts_local"]) + 1)
-            for side in ("buy", "sell"):
-                b = core.best(side)
-                if b is not None:
-                    core.place(core.now, oid, side, b[0], 1)
-                    oid += 1
-        start = core.v.pos
-        stop = int(events[min(start + 4096, n - 1)]["ts_local"])
-        n_out = 0
-        with nogil:
-            t0 = bot4_now_ns()
-            bot4_sv_run(&core.v, p, n, stop, out, cap, &n_out)
-            t1 = bot4_now_ns()
-        rows = max(core.v.pos - start, 1)
-        lat[i] = (t1 - t0) / rows
-    med = float(np.median(lat))
-    return {"simvenue.event": {"latency_ns": lat, "ops_per_sample": 4096,
-                               "throughput_per_s": 1e9 / med if med > 0 else 0.0}}

@@ -1,8 +1,5 @@
 from libc.stdint cimport int64_t
 
-cdef extern from "clock.h":
-    int64_t bot4_now_ns() nogil
-
 cdef extern from "ta.h":
     int BOT4_TA_OK
     int BOT4_TA_EINVAL

@@ -27,6 +27,7 @@ cimport numpy as cnp
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
 
+from engine.args cimport check_int
 from engine.ta cimport *
 
 cnp.import_array()
@@ -109,11 +110,7 @@ cdef void _params(str name, tuple spec, dict given, double *p) except *:
     for i, (pname, default, is_int, minimum) in enumerate(spec[2]):
         value = given.get(pname, default)
         if is_int:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name}: {pname} must be an integer, got {value!r}")
-            if value < minimum or value > BOT4_TA_MAX_WINDOW:
-                raise ValueError(
-                    f"{name}: {pname} must be in [{minimum}, {BOT4_TA_MAX_WINDOW}], got {value!r}")
+            value = check_int(value, f"{name}: {pname}", minimum, BOT4_TA_MAX_WINDOW)
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"{name}: {pname} must be a number, got {value!r}")
@@ -548,57 +545,3 @@ def hurst(close, n=100, max_lag=20):
     std within the window). 0.5 for a random walk, > 0.5 trending, < 0.5 mean-reverting.
     NaN where some L-difference series is constant (no scaling to measure)."""
     return batch("hurst", close, n=n, max_lag=max_lag)
-
-
-# ---- perf-manifest ----------------------------------------------------------------------
-
-_PERF_STAGES = (("ta.ema.update", "ema", {"n": 20}),
-                ("ta.rsi.update", "rsi", {"n": 14}),
-                ("ta.bbands.update", "bbands", {"n": 20}),
-                ("ta.adx.update", "adx", {"n": 14}))
-
-
-def perf_stages(int samples):
-    """Streaming update latency per bar for a few indicators: each sample times a batch of
-    64 consecutive bot4_ta_update calls (bars from a seeded random walk, after a warm-up of
-    the indicator's lookback) with bot4_now_ns() and divides by 64."""
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    cdef int batch_n = 64
-    cdef int64_t nbars = <int64_t>samples * batch_n + 512
-    rng = np.random.default_rng(7)
-    close = 30000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.004, nbars)))
-    spread = close * np.abs(rng.normal(0.0, 0.003, nbars))
-    high_a = close + spread
-    low_a = close - spread
-    vol_a = rng.gamma(2.0, 50.0, nbars)
-    cdef const double[::1] c = close, h = high_a, l = low_a, v = vol_a
-    cdef double out[4]
-    cdef double p[4]
-    cdef bot4_ta *ta
-    cdef int64_t i, s, j, t0, t1
-    result = {}
-    for stage, name, params in _PERF_STAGES:
-        spec = SPECS[name]
-        _params(name, spec, params, p)
-        if bot4_ta_create(&ta, <int>spec[0], p) != BOT4_TA_OK:
-            raise MemoryError(stage)
-        lat = np.empty(samples, dtype=np.float64)
-        with nogil:
-            for i in range(512):
-                bot4_ta_update(ta, c[i], h[i], l[i], c[i], v[i], out)
-            j = 512
-        t_total0 = bot4_now_ns()
-        for s in range(samples):
-            with nogil:
-                t0 = bot4_now_ns()
-                for i in range(batch_n):
-                    bot4_ta_update(ta, c[j], h[j], l[j], c[j], v[j], out)
-                    j += 1
-                t1 = bot4_now_ns()
-            lat[s] = (t1 - t0) / <double>batch_n
-        total = (bot4_now_ns() - t_total0) / 1e9
-        bot4_ta_destroy(ta)
-        result[stage] = {"latency_ns": lat, "ops_per_sample": batch_n,
-                         "throughput_per_s": samples * batch_n / total if total > 0 else float("nan")}
-    return result

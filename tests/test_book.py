@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from engine import events as E
-from engine.book import BBO_DTYPE, PRICE_MAX, STATS_FIELDS, Book, perf_stages
+from engine.book import BBO_DTYPE, PRICE_MAX, STATS_FIELDS, Book, top_many
 
 BID, ASK, NONE = E.SIDE_BID, E.SIDE_ASK, E.SIDE_NONE
 
@@ -407,6 +407,166 @@ def test_extreme_prices():
     assert book.best_bid() == (1, 5)
 
 
+# ----------------------------------------------------------------------------- batch calls
+
+
+def as_columns(ops):
+    """(sides, prices, qtys) int64 arrays of a list of (side, price, qty)."""
+    a = np.array(ops, dtype=np.int64).reshape(-1, 3)
+    return a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(window=st.sampled_from([4096, 1 << 16]),
+       ops=st.lists(level(), min_size=0, max_size=3000),
+       cuts=st.lists(st.integers(0, 3000), max_size=5))
+def test_update_levels_matches_update(window, ops, cuts):
+    """update_levels over the ops, cut into a few calls anywhere, leaves the same book (and
+    the same level_updates count) as one update() per op."""
+    one, many = Book(window_ticks=window), Book(window_ticks=window)
+    for side, px, q in ops:
+        one.update(side, px, q)
+    bounds = [0, *sorted(c % (len(ops) + 1) for c in cuts), len(ops)]
+    for lo, hi in zip(bounds, bounds[1:]):
+        many.update_levels(*as_columns(ops[lo:hi]))
+    many.check_invariants()
+    assert book_state(many) == book_state(one)
+
+
+def test_update_levels_accepts_sequences_and_integer_arrays():
+    ops = [(BID, 100, 5), (ASK, 103, 2), (BID, 99, 1), (BID, 100, 0), (ASK, 101, 7)]
+    want = Book()
+    for op in ops:
+        want.update(*op)
+    sides, prices, qtys = as_columns(ops)
+    forms = [
+        ([o[0] for o in ops], [o[1] for o in ops], [o[2] for o in ops]),       # lists
+        (sides.astype(np.uint8), prices.astype(np.int32), qtys.astype(np.uint64)),
+        (np.repeat(sides, 2)[::2], np.repeat(prices, 2)[::2], np.repeat(qtys, 2)[::2]),
+        (sides.astype(">i8"), prices, qtys),                                    # byte-swapped
+    ]
+    for form in forms:
+        book = Book()
+        book.update_levels(*form)
+        assert book_state(book) == book_state(want)
+    before = book_state(want)
+    want.update_levels([], [], [])
+    want.update_levels(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    assert book_state(want) == before
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, 50])
+def test_top_into_matches_top(n):
+    book = good_book()
+    book.update_levels([BID, BID, ASK], [97, 90, 110], [1, 8, 3])
+    out = np.full((4, n), -7, dtype=np.int64)
+    nb, na = book.top_into(out)
+    bp, bq, ap, aq = book.top(n)
+    assert (nb, na) == (len(bp), len(ap))
+    for row, want in zip(out, (bp, bq, ap, aq)):
+        assert row[:len(want)].tolist() == want.tolist()
+        assert (row[len(want):] == 0).all()  # past a side's last level: price 0, qty 0
+
+
+def test_top_many_matches_top_into():
+    rng = np.random.default_rng(3)
+    books = [Book(), good_book()]
+    for _ in range(4):
+        b = Book()
+        n = int(rng.integers(1, 40))
+        b.update_levels(rng.integers(0, 2, n), rng.integers(1, 1000, n) + 10_000 * rng.integers(0, 2, n),
+                        rng.integers(0, 50, n))
+        books.append(b)
+    books.append(books[1])  # the same book twice is fine
+    for n in (0, 1, 10):
+        out = np.full((len(books), 4, n), -1, dtype=np.int64)
+        top_many(books, out)
+        for i, b in enumerate(books):
+            one = np.full((4, n), -1, dtype=np.int64)
+            b.top_into(one)
+            assert np.array_equal(out[i], one)
+    top_many([], np.empty((0, 4, 10), np.int64))
+    top_many(iter(books[:2]), np.empty((2, 4, 3), np.int64))  # any iterable of books
+
+
+BATCH_OPS = [(BID, 98, 4), (ASK, 104, 1), (BID, 97, 0)]
+
+
+def with_bad(field, index, value, dtype=np.int64):
+    """The columns of BATCH_OPS with columns[field][index] = value (as dtype)."""
+    cols = list(as_columns(BATCH_OPS))
+    cols[field] = cols[field].astype(dtype)
+    cols[field][index] = value
+    return cols
+
+
+@pytest.mark.parametrize("cols,exc,msg", [
+    (with_bad(0, 1, 2), ValueError, r"sides\[1\] = 2: side must be 0 \(bid\) or 1 \(ask\)"),
+    (with_bad(0, 2, -1), ValueError, r"sides\[2\] = -1"),
+    (with_bad(1, 0, 0), ValueError, r"prices\[0\] = 0: price must be in 1\.\."),
+    (with_bad(1, 2, PRICE_MAX + 1), ValueError, rf"prices\[2\] = {PRICE_MAX + 1}"),
+    (with_bad(2, 1, -3), ValueError, r"qtys\[1\] = -3: qty must be >= 0 lots"),
+    (with_bad(1, 1, 2**63, np.uint64), ValueError, r"prices\[1\] = 9223372036854775808 does not fit int64"),
+    (with_bad(1, 1, 100.5, np.float64), TypeError, "prices must be integers.*float64"),
+    (with_bad(2, 0, 1, bool), TypeError, "qtys must be integers.*bool"),
+    ((["0", "1"], [1, 2], [1, 1]), TypeError, "sides must be integers"),
+    (([0, 1], [100, 101], [1]), ValueError, "same length, got 2, 2 and 1"),
+    ((np.zeros((2, 2), np.int64), [1, 2], [1, 1]), ValueError, r"sides must be 1-D, got shape \(2, 2\)"),
+])
+def test_update_levels_bad_input_raises_and_changes_nothing(cols, exc, msg):
+    book = good_book()
+    before = book_state(book)
+    with pytest.raises(exc, match=msg):
+        book.update_levels(*cols)
+    assert book_state(book) == before
+
+
+@pytest.mark.parametrize("out,exc,msg", [
+    ([[0] * 3] * 4, TypeError, "out must be a numpy int64 array of shape \\(4, n\\), got list"),
+    (np.zeros((4, 3), np.int32), TypeError, "out must be int64, got int32"),
+    (np.zeros((3, 3), np.int64), ValueError, r"out must have shape \(4, n\), got \(3, 3\)"),
+    (np.zeros((2, 4, 3), np.int64), ValueError, r"out must have shape \(4, n\), got \(2, 4, 3\)"),
+    (np.zeros((4, 6), np.int64)[:, ::2], ValueError, "C-contiguous"),
+    (np.zeros((4, 3), np.int64).T.copy().T, ValueError, "C-contiguous"),
+    (np.zeros((4, 3), ">i8"), TypeError, "out must be int64, got >i8"),
+])
+def test_top_into_bad_out_raises_and_writes_nothing(out, exc, msg):
+    book = good_book()
+    before = book_state(book)
+    snapshot = np.array(out, copy=True)
+    with pytest.raises(exc, match=msg):
+        book.top_into(out)
+    assert book_state(book) == before
+    assert np.array_equal(np.asarray(out), snapshot)
+
+
+def test_top_into_read_only_out():
+    out = np.zeros((4, 3), np.int64)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        good_book().top_into(out)
+    assert not out.any()
+
+
+@pytest.mark.parametrize("books,out,exc,msg", [
+    (lambda b: [b, "book"], np.zeros((2, 4, 3), np.int64), TypeError, r"books\[1\] must be a Book, got str"),
+    (lambda b: [b, None], np.zeros((2, 4, 3), np.int64), TypeError, r"books\[1\] must be a Book, got NoneType"),
+    (lambda b: [b, b], np.zeros((3, 4, 3), np.int64), ValueError, r"out must have shape \(2, 4, n\), got \(3, 4, 3\)"),
+    (lambda b: [b], np.zeros((4, 3), np.int64), ValueError, r"out must have shape \(1, 4, n\), got \(4, 3\)"),
+    (lambda b: [b], np.zeros((1, 4, 3), np.float64), TypeError, "out must be int64"),
+    (lambda b: [b], np.zeros((1, 4, 6), np.int64)[:, :, ::2], ValueError, "C-contiguous"),
+    (lambda b: 5, np.zeros((1, 4, 3), np.int64), TypeError, "not iterable"),
+])
+def test_top_many_bad_input_raises_and_writes_nothing(books, out, exc, msg):
+    book = good_book()
+    before = book_state(book)
+    snapshot = out.copy()
+    with pytest.raises(exc, match=msg):
+        top_many(books(book), out)
+    assert book_state(book) == before
+    assert np.array_equal(out, snapshot)
+
+
 # ----------------------------------------------------------------------------- sequencing
 
 
@@ -763,7 +923,7 @@ def test_bad_snapshot_raises_and_changes_nothing(kw, exc, msg):
     (lambda b: b.update(0, 100, float("nan")), TypeError, "qty must be an integer, got float nan"),
     (lambda b: b.update(0.0, 100, 1), TypeError, "side must be an integer"),
     (lambda b: b.update(0, "100", 1), TypeError, "price must be an integer, got str"),
-    (lambda b: b.update(0, 2**70, 1), ValueError, "price = 1180591620717411303424 does not fit int64"),
+    (lambda b: b.update(0, 2**70, 1), ValueError, r"price must be in \[-9223372036854775808, 9223372036854775807\], got 1180591620717411303424"),
     (lambda b: b.update(0, 100, True), TypeError, "qty must be an integer, got bool"),
     (lambda b: b.depth_at(0, 1.5), TypeError, "price must be an integer"),
     (lambda b: b.fill_cost(1, float("nan")), TypeError, "qty must be an integer"),
@@ -797,14 +957,6 @@ def test_reset():
     book.reset()
     assert book.level_count(BID) == 0 and book.best_ask() is None and book.last_update_id is None
     assert book.state == "waiting_snapshot" and all(v == 0 for v in book.stats().values())
-
-
-def test_perf_stages_shape():
-    st_ = perf_stages(200)
-    assert set(st_) == {"book.update", "book.apply_batch", "book.top10"}
-    for v in st_.values():
-        assert v["latency_ns"].shape == (200,) and v["latency_ns"].dtype == np.float64
-        assert (v["latency_ns"] > 0).all() and v["throughput_per_s"] > 0 and v["ops_per_sample"] > 0
 
 
 # ----------------------------------------------------------------------------- recorded data

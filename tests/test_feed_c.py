@@ -481,10 +481,3 @@ def test_empty_input_and_blank_lines():
 def test_arguments_are_checked(args, exc):
     with pytest.raises(exc):
         feed.parse_binance(*args)
-
-
-def test_perf_stages_shape():
-    stages = feed.perf_stages(200)
-    s = stages["feed.binance.parse"]
-    assert s["latency_ns"].shape == (200,) and (s["latency_ns"] > 0).all()
-    assert s["ops_per_sample"] == 16 and s["throughput_per_s"] > 0

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from bot.ml.garch import (
     arch_backcast, arch_initial_variance, fit_garch, ljung_box, log_returns, simulate_garch,
 )
-from engine.garch import GarchFilter, check_params, perf_stages
+from engine.garch import GarchFilter, check_params
 
 TRUE = {"omega": 2e-5, "alpha": 0.10, "beta": 0.85, "nu": 6.0}
 
@@ -188,9 +188,3 @@ def test_ljung_box_against_direct_formula():
     assert got_p < 1e-4  # the dependence is detected
     with pytest.raises(ValueError, match="lags"):
         ljung_box(x, 0)
-
-
-def test_perf_stages_shape():
-    st_ = perf_stages(50)["garch.update"]
-    assert st_["latency_ns"].shape == (50,) and st_["ops_per_sample"] == 256
-    assert st_["throughput_per_s"] > 0 and np.all(st_["latency_ns"] > 0)

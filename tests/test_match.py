@@ -333,11 +333,3 @@ def test_small_fill_buffer_resumes_identically(seq, fills_cap):
             done += 1
     assert got == want.tolist()
     b.check()
-
-
-def test_perf_stages_shape():
-    stages = M.perf_stages(4)
-    assert set(stages) == {"match.add", "match.cancel", "match.market_sweep"}
-    for s in stages.values():
-        assert s["latency_ns"].shape == (4,) and s["ops_per_sample"] > 0
-        assert s["throughput_per_s"] > 0

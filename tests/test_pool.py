@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from engine import pool
 from engine.pool import ObjectPool, PoolError, PoolExhausted
 
 
@@ -33,6 +32,27 @@ class PoolModel:
         self.acquires += 1
         self.high_water = max(self.high_water, len(self.held))
         return i
+
+    def acquire_many(self, n: int):
+        """n acquires, or None (nothing acquired, one failure counted) when fewer are free."""
+        if n > len(self.free):
+            self.failed += 1
+            return None
+        return [self.acquire() for _ in range(n)]
+
+    def release_many(self, ids) -> tuple[int, str] | None:
+        """Release ids in order; on the first bad one (out of range, not held, or repeated)
+        release none and return (position, "range" | "not held" | "repeat")."""
+        for k, i in enumerate(ids):
+            if not 0 <= i < self.capacity:
+                return k, "range"
+            if i in ids[:k]:
+                return k, "repeat"
+            if i not in self.held:
+                return k, "not held"
+        for i in ids:
+            self.release(i)
+        return None
 
     def release(self, i: int) -> str:
         if not 0 <= i < self.capacity:
@@ -95,6 +115,39 @@ class PoolMachine(RuleBasedStateMachine):
             with pytest.raises(PoolError, match=f"index {i} is not acquired"):
                 self.p.release(i)
             assert pool_state(self.p) == before
+
+    @rule(n=st.integers(0, 40))
+    def acquire_many(self, n):
+        if n > self.m.capacity:
+            return
+        want = self.m.acquire_many(n)
+        if want is None:
+            with pytest.raises(PoolExhausted, match=f"acquire_many\\({n}\\)"):
+                self.p.acquire_many(n)
+        else:
+            got = self.p.acquire_many(n)
+            assert got.dtype == np.uint32 and got.tolist() == want
+
+    @rule(data=st.data())
+    def release_many(self, data):
+        """A batch of held indices in any order, sometimes with a repeat, a free index or
+        one out of range: all released, or an error naming the first bad one and no change."""
+        ids = data.draw(st.lists(st.sampled_from(sorted(self.m.held)), unique=True)
+                        if self.m.held else st.just([]))
+        if data.draw(st.booleans()):
+            bad = data.draw(st.integers(-2, self.m.capacity + 2))
+            ids.insert(data.draw(st.integers(0, len(ids))), bad)
+        before = pool_state(self.p)
+        outcome = self.m.release_many(ids)
+        if outcome is None:
+            self.p.release_many(ids)
+            return
+        k, why = outcome
+        exc, needle = {"range": (IndexError, "out of range"), "repeat": (PoolError, "repeats"),
+                       "not held": (PoolError, "is not acquired")}[why]
+        with pytest.raises(exc, match=rf"ids\[{k}\] = {ids[k]} {needle}"):
+            self.p.release_many(np.array(ids))
+        assert pool_state(self.p) == before
 
     @precondition(lambda self: self.m.held)
     @rule(data=st.data())
@@ -232,8 +285,8 @@ def test_bad_constructor_arguments(args, exc, needle):
     (lambda p: p.release(4), IndexError, r"index 4 out of range \[0, 4\)"),
     (lambda p: p.release(-1), IndexError, "index -1 out of range"),
     (lambda p: p.release(2**40), IndexError, "out of range"),
-    (lambda p: p.release(1.0), TypeError, "index must be an int, got float"),
-    (lambda p: p.release("0"), TypeError, "index must be an int, got str"),
+    (lambda p: p.release(1.0), TypeError, "index must be an integer, got float"),
+    (lambda p: p.release("0"), TypeError, "index must be an integer, got str"),
     (lambda p: p.release(None), TypeError, "index must be an int"),
     (lambda p: p.release(3), PoolError, "index 3 is not acquired"),
     (lambda p: p.write(0, b"short"), ValueError, "slot_size=8 bytes, got 5"),
@@ -266,16 +319,72 @@ def test_numpy_integer_indices_are_accepted():
     assert p.stats()["in_use"] == 0
 
 
-def test_pool_bench_and_perf_stages():
-    assert pool.pool_bench(10_000) > 0
-    assert pool.pool_bench(10_000, 64, clock="cpu") > 0
-    with pytest.raises(ValueError, match="outstanding"):
-        pool.pool_bench(10, 0)
-    with pytest.raises(ValueError, match="clock"):
-        pool.pool_bench(10, 1, clock="tsc")
-    stages = pool.perf_stages(300)
-    s = stages["pool.acquire_release"]
-    assert s["latency_ns"].dtype == np.float64 and s["latency_ns"].shape[0] >= 300
-    assert (s["latency_ns"] > 0).all() and s["ops_per_sample"] == 64 and s["throughput_per_s"] > 0
-    with pytest.raises(ValueError, match="samples"):
-        pool.perf_stages(0)
+def test_batch_calls_match_single_calls():
+    single, batch = ObjectPool(16, 8), ObjectPool(16, 8)
+    want = [single.acquire() for _ in range(10)]
+    got = batch.acquire_many(10)
+    assert got.dtype == np.uint32 and got.tolist() == want
+    order = [3, 7, 0, 9, 5]
+    for i in order:
+        single.release(i)
+    batch.release_many(order)
+    assert pool_state(batch) == pool_state(single)
+    want = [single.acquire() for _ in range(8)]  # LIFO: 5, 9, 0, 7, 3, then 10, 11, 12
+    assert batch.acquire_many(8).tolist() == want == [5, 9, 0, 7, 3, 10, 11, 12]
+    assert pool_state(batch) == pool_state(single)
+    # any integer sequence or array
+    batch.release_many([np.int64(10), 11])
+    batch.release_many(np.array([12, 0], dtype=np.int32)[::-1])
+    batch.release_many(np.array([3], dtype=">u4"))
+    for i in (10, 11, 0, 12, 3):
+        single.release(i)
+    assert pool_state(batch) == pool_state(single)
+    assert batch.acquire_many(0).tolist() == []
+    batch.release_many([])
+    batch.release_many(np.empty(0, np.uint32))
+    assert pool_state(batch) == pool_state(single)
+
+
+def test_acquire_many_all_or_nothing():
+    p = ObjectPool(4, 8)
+    p.acquire()
+    before = pool_state(p)
+    with pytest.raises(PoolExhausted, match=r"acquire_many\(4\) with 3 of 4 slots free"):
+        p.acquire_many(4)
+    stats, held, contents = pool_state(p)
+    assert (held, contents) == before[1:]
+    assert stats == {**before[0], "failed_acquires": before[0]["failed_acquires"] + 1}
+    assert p.acquire_many(3).tolist() == [1, 2, 3]
+    assert p.stats()["high_water"] == 4
+
+
+@pytest.mark.parametrize("call,exc,needle", [
+    (lambda p: p.acquire_many(5), ValueError, r"n must be in \[0, 4\], got 5"),
+    (lambda p: p.acquire_many(-1), ValueError, "n must be in"),
+    (lambda p: p.acquire_many(2.0), TypeError, "n must be an integer, got float"),
+    (lambda p: p.acquire_many(True), TypeError, "n must be an integer, got bool"),
+    (lambda p: p.release_many([0, 4]), IndexError, r"ids\[1\] = 4 out of range \[0, 4\)"),
+    (lambda p: p.release_many([0, -1]), IndexError, r"ids\[1\] = -1 out of range"),
+    (lambda p: p.release_many([0, 2**40]), IndexError, r"ids\[1\] = 1099511627776 out of range"),
+    (lambda p: p.release_many([0, 2]), PoolError, r"ids\[1\] = 2 is not acquired"),
+    (lambda p: p.release_many([0, 3, 0]), PoolError, r"ids\[1\] = 3 is not acquired"),
+    (lambda p: p.release_many([1, 0, 1]), PoolError, r"ids\[2\] = 1 repeats an earlier index"),
+    (lambda p: p.release_many(np.array([0, 1, 0], np.uint32)), PoolError, r"ids\[2\] = 0 repeats"),
+    (lambda p: p.release_many([0.0, 1.0]), TypeError, "ids must be integers, got dtype float64"),
+    (lambda p: p.release_many([True]), TypeError, "ids must be integers, got dtype bool"),
+    (lambda p: p.release_many(["0"]), TypeError, "ids must be integers"),
+    (lambda p: p.release_many([[0, 1]]), ValueError, r"ids must be 1-D, got shape \(1, 2\)"),
+    (lambda p: p.release_many(0), ValueError, r"ids must be 1-D, got shape \(\)"),
+])
+def test_batch_bad_input_changes_nothing(call, exc, needle):
+    p = ObjectPool(4, 8)
+    for _ in range(3):
+        p.acquire()
+    p.write(0, b"ABCDEFGH")
+    p.release(2)
+    before = pool_state(p)
+    with pytest.raises(exc, match=needle):
+        call(p)
+    assert pool_state(p) == before
+    p.release_many([0, 1])  # the free list is intact
+    assert p.acquire_many(4).tolist() == [1, 0, 2, 3]

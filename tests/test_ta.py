@@ -600,14 +600,6 @@ def test_stream_rejects_bad_bar_without_changing_state():
         assert not math.isnan(value) and value == good.update(*bar)
 
 
-def test_perf_stages_shape():
-    stages = ta.perf_stages(5)
-    assert {"ta.ema.update", "ta.rsi.update", "ta.bbands.update"} <= set(stages)
-    for st_ in stages.values():
-        assert st_["latency_ns"].shape == (5,) and st_["ops_per_sample"] == 64
-        assert (st_["latency_ns"] > 0).all() and st_["throughput_per_s"] > 0
-
-
 # ---- bot.features.ta: the bar feature set --------------------------------------------
 
 def test_bar_feature_set_batch_equals_stream(shared_data):

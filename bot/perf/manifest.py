@@ -1,10 +1,11 @@
 """The performance manifest: what machine, what build, and how fast each hot-path stage is.
 
 Hardware comes from /proc and /sys (Linux), SIMD flags from engine.simd (CPUID + XGETBV),
-the build from engine/_build_info.json written by setup.py. Stages come from every
-engine module that exports ``perf_stages(samples) -> {stage: {"latency_ns": array,
-"ops_per_sample": int, "throughput_per_s": float}}``; this module only computes the
-percentiles, so a new C family appears here by exporting that one function.
+the build from engine/_build_info.json written by setup.py. Stages come from the providers
+in bot.perf.stages (``fn(samples) -> {stage: {"latency_ns": array, "ops_per_sample": int,
+"throughput_per_s": float}}``, each timing the engine through its public API); this
+module only computes the percentiles, so a new C family appears here by adding its
+provider there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import pkgutil
 import platform
 import re
 import time
@@ -112,31 +112,20 @@ def percentiles(latency_ns: np.ndarray) -> dict[str, float]:
     return {f"p{p:g}": float(v) for p, v in zip(PERCENTILES, vals)}
 
 
-# Hot-path stages that run in Python over a library (onnxruntime, numpy) rather than in
-# engine/: listed here, since they cannot be discovered by walking one package.
-PYTHON_STAGE_MODULES = ("bot.ml.inference",)
+def stage_providers() -> dict:
+    """Every stage provider of bot.perf.stages, by domain."""
+    from bot.perf.stages import PROVIDERS
 
-
-def engine_stage_providers():
-    """Every engine module with a perf_stages() function, and PYTHON_STAGE_MODULES, by name."""
-    import engine
-
-    names = [f"engine.{mod.name}" for mod in pkgutil.iter_modules(engine.__path__)]
-    out = {}
-    for name in [*names, *PYTHON_STAGE_MODULES]:
-        fn = getattr(importlib.import_module(name), "perf_stages", None)
-        if callable(fn):
-            out[name] = fn
-    return out
+    return dict(PROVIDERS)
 
 
 def stages(samples: int) -> dict:
     out = {}
-    for module, fn in sorted(engine_stage_providers().items()):
+    for domain, fn in sorted(stage_providers().items()):
         for name, st in fn(samples).items():
             lat = np.asarray(st["latency_ns"], dtype=np.float64)
             if lat.size < samples:
-                raise RuntimeError(f"{module}.perf_stages gave {lat.size} samples for {name}, "
+                raise RuntimeError(f"the {domain} stages gave {lat.size} samples for {name}, "
                                    f"fewer than the {samples} asked for")
             out[name] = {
                 "samples": int(lat.size),
@@ -178,5 +167,5 @@ def render_text(m: dict) -> str:
         lines.append(f"{name:34s} {lat['p50']:>10.1f} {lat['p95']:>10.1f} {lat['p99']:>10.1f} "
                      f"{lat['p99.9']:>10.1f} {st['throughput_per_s']:>16,.0f}")
     if not m["stages"]:
-        lines.append("(no engine stages built)")
+        lines.append("(no stages measured)")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 /* test_pool.c - C unit tests for csrc/pool.c, run under ASan/UBSan by `make sanitize`.
  * Covers argument checks, exhaustion, double release and out-of-range release leaving the
- * state unchanged, statistics, slot access, and a long random sequence against a model.
+ * state unchanged, statistics, slot access, a long random sequence against a model, and
+ * the batch calls against the single ones (refused batches change nothing).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -124,13 +125,63 @@ static void test_random_model(void)
     bot4_pool_destroy(p);
 }
 
-static void test_bench(void)
+/* acquire_n/release_n against the same calls one at a time on a twin pool; refused
+ * batches (too few free, out of range, not held, repeated) change nothing. */
+static void test_batches(void)
 {
-    int64_t ns, cpu;
-    uint64_t sum;
-    CHECK(bot4_pool_bench(1000, 0, &ns, &cpu, &sum) == BOT4_POOL_EINVAL);
-    CHECK(bot4_pool_bench(1000, 1, &ns, &cpu, &sum) == BOT4_POOL_OK && sum == 0);
-    CHECK(bot4_pool_bench(1000, 10, &ns, &cpu, &sum) == BOT4_POOL_OK);
+    enum { CAP = 16 };
+    bot4_pool *p, *q;
+    CHECK(bot4_pool_create(&p, CAP, 8) == BOT4_POOL_OK);
+    CHECK(bot4_pool_create(&q, CAP, 8) == BOT4_POOL_OK);
+    uint32_t got[CAP], want[CAP];
+    CHECK(bot4_pool_acquire_n(p, 0, got) == BOT4_POOL_OK);
+    CHECK(bot4_pool_acquire_n(p, 10, got) == BOT4_POOL_OK);
+    int same = 1;
+    for (int k = 0; k < 10; k++) {
+        same &= bot4_pool_acquire(q, &want[k]) == BOT4_POOL_OK;
+        same &= got[k] == want[k] && got[k] == (uint32_t)k;
+    }
+    CHECK(same);
+
+    const uint32_t order[5] = {3, 7, 0, 9, 5};
+    size_t bad = 99;
+    CHECK(bot4_pool_release_n(p, order, 5, &bad) == BOT4_POOL_OK && bad == 99);
+    for (int k = 0; k < 5; k++)
+        CHECK(bot4_pool_release(q, order[k]) == BOT4_POOL_OK);
+    CHECK(bot4_pool_release_n(p, order, 0, NULL) == BOT4_POOL_OK);
+
+    bot4_pool_stats sp, sq, before;
+    bot4_pool_get_stats(p, &before);
+    const uint32_t range[3] = {1, 2, CAP};
+    const uint32_t free_one[3] = {1, 3, 2};
+    const uint32_t repeat[4] = {1, 2, 4, 2};
+    CHECK(bot4_pool_release_n(p, range, 3, &bad) == BOT4_POOL_ERANGE && bad == 2);
+    CHECK(bot4_pool_release_n(p, free_one, 3, &bad) == BOT4_POOL_ENOTHELD && bad == 1);
+    CHECK(bot4_pool_release_n(p, repeat, 4, &bad) == BOT4_POOL_ENOTHELD && bad == 3);
+    CHECK(bot4_pool_release_n(p, repeat, 4, NULL) == BOT4_POOL_ENOTHELD);
+    /* 11 free: asking for 12 is refused whole and counted once */
+    CHECK(bot4_pool_acquire_n(p, 12, got) == BOT4_POOL_EXHAUSTED);
+    bot4_pool_get_stats(p, &sp);
+    CHECK(sp.in_use == before.in_use && sp.releases == before.releases);
+    CHECK(sp.acquires == before.acquires && sp.failed_acquires == before.failed_acquires + 1);
+    /* the refused batches left every mark as it was: the ids they named are still held */
+    CHECK(bot4_pool_held(p, 1) && bot4_pool_held(p, 2) && bot4_pool_held(p, 4));
+    CHECK(!bot4_pool_held(p, 3));
+
+    /* The free lists agree: draining both gives the same order (LIFO, then fresh slots). */
+    CHECK(bot4_pool_acquire_n(p, 11, got) == BOT4_POOL_OK);
+    same = 1;
+    for (int k = 0; k < 11; k++)
+        same &= bot4_pool_acquire(q, &want[k]) == BOT4_POOL_OK && got[k] == want[k];
+    CHECK(same && got[0] == 5 && got[4] == 3 && got[5] == 10);
+    CHECK(bot4_pool_acquire_n(p, 1, got) == BOT4_POOL_EXHAUSTED);
+    CHECK(bot4_pool_acquire(q, &want[0]) == BOT4_POOL_EXHAUSTED);
+    bot4_pool_get_stats(p, &sp);
+    bot4_pool_get_stats(q, &sq);
+    CHECK(sp.in_use == CAP && sq.in_use == CAP && sp.high_water == CAP);
+    CHECK(sp.acquires == sq.acquires && sp.releases == sq.releases);
+    bot4_pool_destroy(p);
+    bot4_pool_destroy(q);
 }
 
 int main(void)
@@ -138,7 +189,7 @@ int main(void)
     test_create_args();
     test_exhaust_and_errors();
     test_random_model();
-    test_bench();
+    test_batches();
     printf("pool: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
