@@ -300,3 +300,13 @@ def test_no_order_after_the_data_ends(synth20k):
 
     with pytest.raises(StrategyError, match="data has ended"):
         run(ev, inst, Late())
+
+
+def test_default_quote_size_without_a_minimum_notional():
+    from bot.model import Instrument
+    from bot.strategy.microprice_mm import default_order_qty
+
+    free = Instrument("x", "ABCUSDT", Decimal("0.1"), Decimal("0.001"))  # inferred spec: no minimum
+    assert default_order_qty(free, 600_000) == 1
+    usdm = Instrument("x", "ABCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("100"))
+    assert default_order_qty(usdm, 600_000) == 4  # 2 * 100 / (60000.0 * 0.001) = 3.33 -> 4 lots

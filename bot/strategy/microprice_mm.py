@@ -24,7 +24,9 @@ from bot.strategy.api import Context, Strategy, StrategyError
 def default_order_qty(inst: Instrument, price_ticks: int) -> int:
     """Lots worth about twice the venue's minimum notional at this price (at least 1)."""
     unit = inst.tick_size * inst.lot_size
-    need = (2 * inst.min_notional) / (price_ticks * unit) if inst.min_notional > 0 else 1
+    if inst.min_notional <= 0:
+        return 1
+    need = (2 * inst.min_notional) / (price_ticks * unit)
     return max(1, int(need.to_integral_value(rounding=ROUND_CEILING)))
 
 
