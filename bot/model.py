@@ -216,12 +216,18 @@ class Instrument:
     tick_size: Decimal
     lot_size: Decimal
     min_notional: Decimal = Decimal(0)
+    # Inverse (coin-margined) contracts: quote value of one contract (lot_size counts
+    # contracts then); None for everything quoted in base units.
+    contract_size: Decimal | None = None
 
     def __post_init__(self):
         for name in ("tick_size", "lot_size"):
             v = getattr(self, name)
             if not isinstance(v, Decimal) or not v.is_finite() or v <= 0:
                 raise InstrumentError(f"{self.venue}:{self.symbol} {name} must be a positive Decimal, got {v!r}")
+        c = self.contract_size
+        if c is not None and (not isinstance(c, Decimal) or not c.is_finite() or c <= 0):
+            raise InstrumentError(f"{self.venue}:{self.symbol} contract_size must be a positive Decimal, got {c!r}")
         # A step that divides 10**-scale evenly lets text convert by integer arithmetic.
         for name in ("tick_size", "lot_size"):
             step = getattr(self, name)

@@ -155,13 +155,14 @@ def test_mixed_streams_are_refused(tmp_path):
         binance.load_events([a, b])
 
 
-def test_unknown_symbol_asks_for_a_spec(tmp_path):
-    line = "1 " + _diff(1, 2, [("1.0", "1")], []).replace("BTCUSDT", "FOOUSDT")
+def test_unknown_symbol_takes_the_recordings_grid(tmp_path):
+    line = "1 " + _diff(1, 2, [("1.5", "1"), ("1.25", "0.3")], []).replace("BTCUSDT", "FOOUSDT")
     p = _write(tmp_path, [line])
-    with pytest.raises(binance.FeedError, match="no instrument spec"):
-        binance.load_events([p])
-    events, inst = binance.load_events([p], instrument=Instrument("binance-spot", "FOOUSDT", Decimal("0.1"), Decimal("1")))
-    assert events["price"][0] == 10
+    events, inst = binance.load_events([p])
+    assert (inst.tick_size, inst.lot_size) == (Decimal("0.01"), Decimal("0.1"))
+    assert events["price"].tolist() == [150, 125] and events["qty"].tolist() == [10, 3]
+    events, inst = binance.load_events([p], instrument=Instrument("binance-spot", "FOOUSDT", Decimal("0.05"), Decimal("0.1")))
+    assert events["price"].tolist() == [30, 25]
 
 
 # -- the recorded files ---------------------------------------------------------------------

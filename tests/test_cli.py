@@ -24,3 +24,11 @@ def test_engine_is_not_built_yet(args):
     assert r.exit_code == 2, r.output
     assert r.stdout == ""
     assert r.stderr == "bot4 engine: live trading is not built yet\n"
+
+
+@pytest.mark.parametrize("cmd", [["data", "replay"], ["data", "info"], ["data", "convert"], ["data", "features"],
+                                 ["train"], ["backtest"], ["sim"]])
+def test_market_data_commands_take_an_instrument_spec(cmd):
+    out = CliRunner().invoke(main, [*cmd, "--help"]).output
+    for opt in ("--tick-size", "--lot-size", "--contract-size", "--instruments", "BOT4_INSTRUMENTS"):
+        assert opt in out, (cmd, opt)

@@ -72,5 +72,23 @@ def test_promote_rollback_verify(root, tmp_path):
 
 
 def test_empty_registry(tmp_path):
+    Registry(tmp_path / "empty").close()  # a registry with no models yet
     res = run("list", "--root", str(tmp_path / "empty"))
     assert res.exit_code == 0 and "no models registered" in res.output
+
+
+@pytest.mark.parametrize("args", [["list"], ["show", "0123456789"], ["verify"], ["promote", "0123456789", "active"],
+                                  ["rollback", "--reason", "x"]])
+def test_commands_refuse_a_root_that_is_not_a_registry(tmp_path, args):
+    """Only registering creates a registry; a mistyped --root is an error that creates nothing."""
+    missing = tmp_path / "no" / "such" / "models"
+    res = run(*args, "--root", str(missing))
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output.strip() == f"bot4 models: no model registry at {missing}: the directory does not exist"
+    assert not (tmp_path / "no").exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    res = run(*args, "--root", str(plain))
+    assert res.exit_code == 1
+    assert res.output.strip() == f"bot4 models: no model registry at {plain}: {plain / 'registry.db'} does not exist"
+    assert list(plain.iterdir()) == []

@@ -37,6 +37,34 @@ def _three(reg):
     return a, b, c
 
 
+def test_open_without_create_needs_an_existing_registry(tmp_path):
+    root = tmp_path / "a" / "reg"
+    with pytest.raises(RegistryError, match=f"no model registry at {root}: the directory does not exist"):
+        Registry(root, create=False)
+    assert not (tmp_path / "a").exists()
+    root.mkdir(parents=True)
+    with pytest.raises(RegistryError, match="registry.db does not exist"):
+        Registry(root, create=False)
+    assert list(root.iterdir()) == []
+    with Registry(root) as r:  # create=True: registering makes the registry
+        e = r.register(b"x" * 10, META)
+    with Registry(root, create=False) as r:
+        assert [m.sha256 for m in r.list()] == [e.sha256]
+
+
+def test_a_corrupt_registry_db_is_a_registry_error_and_left_alone(tmp_path):
+    root = tmp_path / "reg"
+    with Registry(root) as r:
+        r.register(b"x" * 10, META)
+    db = root / "registry.db"
+    db.write_bytes(db.read_bytes()[:3000])
+    names = sorted(p.name for p in root.iterdir())
+    for create in (True, False):
+        with pytest.raises(RegistryError, match=f"SQLite file {db} is corrupt or truncated"):
+            Registry(root, create=create)
+        assert len(db.read_bytes()) == 3000 and sorted(p.name for p in root.iterdir()) == names
+
+
 def test_register_content_addressed(reg, tmp_path):
     data = b"\x00onnx-bytes\xff" * 50
     rec = reg.register(data, _meta(name="lgbm"))

@@ -140,3 +140,18 @@ def test_converted_parquet_replays_like_the_raw_feed(shared_data, parse_cache, t
 def test_bars_are_not_replayable(shared_data):
     r = CliRunner().invoke(main, ["data", "replay", str(shared_data / "ohlcv" / "binance_btcusdt_1d.csv")])
     assert r.exit_code == 1 and "has no book events" in r.output
+
+
+def test_replay_takes_spec_overrides(shared_data, parse_cache):
+    """An override equal to the shipped spec replays the same book; its source says so."""
+    from decimal import Decimal
+
+    shipped = replay(_usdm(shared_data), cache_dir=parse_cache)
+    assert shipped.spec_source == "shipped table" and (shipped.tick_size, shipped.lot_size) == ("0.1", "0.001")
+    same = replay(_usdm(shared_data), cache_dir=parse_cache,
+                  overrides={"tick_size": Decimal("0.1"), "lot_size": Decimal("0.001")})
+    assert same.spec_source == "override"
+    assert (same.best_bid, same.best_ask, same.diffs_applied) == (shipped.best_bid, shipped.best_ask,
+                                                                  shipped.diffs_applied)
+    finer = replay(_usdm(shared_data), cache_dir=parse_cache, overrides={"tick_size": Decimal("0.01")})
+    assert finer.ok and [Decimal(x) for x in finer.best_bid] == [Decimal(x) for x in shipped.best_bid]

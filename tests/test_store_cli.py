@@ -96,3 +96,22 @@ def test_cli_store_errors_are_clear(tmp_path):
     assert r.exit_code == 3 and "carries a password" in r.output and "pw123" not in r.output
     r = _run("migrate", "--dsn", "postgresql://u@127.0.0.1:1/x")
     assert r.exit_code == 3 and "connection failed" in r.output
+
+
+def test_check_and_export_of_an_unknown_run(target, tmp_path):
+    with target.open() as s:
+        prepare(s, "r1")
+    r = _run("check", "--dsn", _dsn(target), "--run", "nope")
+    assert r.exit_code == 3 and r.stdout == ""
+    assert r.stderr == "bot4 store: run_id 'nope' does not exist in the store; latest runs: r1\n"
+    r = _run("export", "--dsn", _dsn(target), "--run", "nope", "--out", str(tmp_path / "x"))
+    assert r.exit_code == 3 and "latest runs: r1" in r.stderr and not (tmp_path / "x").exists()
+    with target.open() as s:
+        assert [x.run_id for x in s.runs()] == ["r1"]
+
+
+def test_check_and_export_refuse_a_missing_store(tmp_path):
+    for args in (["check"], ["export", "--run", "r1", "--out", str(tmp_path / "x")]):
+        r = _run(*args, "--dsn", f"sqlite:///{tmp_path}/typo/bot4.db")
+        assert r.exit_code == 3 and f"SQLite database {tmp_path}/typo/bot4.db does not exist" in r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -3,9 +3,11 @@
 Each line of a recorded file is ``<local receive time, ns> <raw JSON>`` (see
 ../shared/data/README.md): combined-stream messages ``{"stream": ..., "data": {...}}`` for
 ``depthUpdate`` diffs, ``bookTicker`` and ``trade``, and bare REST depth snapshots
-``{"lastUpdateId": ...}``. Spot and USD-M futures are told apart by the diffs' ``pu``
-field. Prices and quantities convert to int64 ticks/lots exactly (no float) through the
-instrument spec; a value off the tick or lot grid is an error.
+``{"lastUpdateId": ...}``. Spot and futures are told apart by the diffs' ``pu`` field,
+COIN-M from USD-M by the diffs' ``ps`` (pair) field or a ``...USD_...`` symbol. Prices and
+quantities convert to int64 ticks/lots exactly (no float) through the instrument spec
+(bot.data.instruments.resolve: options, tables, or the recording's own grid); a value off
+the tick or lot grid is an error.
 
 Rows keep receive order; Binance's rule "buffer diffs, then take the snapshot" is the
 book's job (engine.book buffers diffs that arrive before their snapshot), so a live feed
@@ -20,13 +22,14 @@ import os
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from engine import events as ev
-from bot.data.instruments import lookup
+from bot.data.instruments import Grid, Resolution, refit, resolve_spec, step_gcd, units_gcd
 from bot.model import Instrument, InstrumentError, decimal_text_units
 
 PARSER_VERSION = 2
@@ -128,7 +131,10 @@ def _numbered_lines(path: Path, chunk: int = 1 << 24):
 
 
 def _venue_of(data: dict) -> str:
-    return "binance-usdm" if "pu" in data else "binance-spot"
+    if "pu" not in data:
+        return "binance-spot"
+    pair = str(data.get("s", "")).upper().partition("_")[0]
+    return "binance-coinm" if "ps" in data or pair.endswith("USD") else "binance-usdm"
 
 
 def sniff(path: str | os.PathLike) -> tuple[str, str]:
@@ -333,16 +339,124 @@ def _cache_path(cache_dir: Path, path: Path, inst: Instrument) -> Path:
     return cache_dir / f"binance-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
 
 
+# --- the recording's own grid -----------------------------------------------------------
+
+_GRID_SCALES = (8, 12, 16, 18, 6, 4, 2, 0)  # Binance text has at most 8 decimals
+
+
+def _fine_rows(path: Path) -> tuple[np.ndarray, int, int]:
+    """(rows, price scale, qty scale): the file parsed on the unit grid 10**-scale, the
+    finest scale (from 8 up to 18, or down when a value would not fit int64) that holds
+    every value exactly."""
+    ps = qs = 8
+    tried = set()
+    while True:
+        tried.add((ps, qs))
+        inst = Instrument("grid", "grid", Decimal(1).scaleb(-ps), Decimal(1).scaleb(-qs))
+        try:
+            return parse_file(path, inst), ps, qs
+        except FeedError as e:
+            text = str(e)
+            which = "price" if ": price " in text else "qty" if ": qty " in text else None
+            if which is None:
+                raise
+            cur = ps if which == "price" else qs
+            finer = "grid" in text
+            nxt = next((k for k in _GRID_SCALES if (k > cur if finer else k < cur)
+                        and ((k, qs) if which == "price" else (ps, k)) not in tried), None)
+            if nxt is None:
+                raise
+            if which == "price":
+                ps = nxt
+            else:
+                qs = nxt
+
+
+def _grid_cache_path(cache_dir: Path, path: Path) -> Path:
+    import hashlib
+
+    st = path.stat()
+    key = f"grid|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|v{PARSER_VERSION}"
+    return cache_dir / f"binance-grid-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def _file_grid(path: Path, cache_dir: Path | None) -> tuple[int, int, int, int, int, int]:
+    """(price gcd units, price scale, prices, qty gcd units, qty scale, quantities) of one file."""
+    cached = _grid_cache_path(cache_dir, path) if cache_dir is not None else None
+    if cached is not None and cached.exists():
+        try:
+            vals = orjson.loads(cached.read_bytes())
+            if isinstance(vals, list) and len(vals) == 6 and all(isinstance(v, int) for v in vals):
+                return tuple(vals)
+        except (OSError, orjson.JSONDecodeError):
+            pass  # unreadable cache entry: recompute it
+    rows, ps, qs = _fine_rows(path)
+    priced = rows["price"][(rows["side"] != ev.SIDE_NONE) & (rows["price"] > 0)]
+    sized = rows["qty"][rows["qty"] > 0]
+    out = (int(np.gcd.reduce(priced)) if len(priced) else 0, ps, len(priced),
+           int(np.gcd.reduce(sized)) if len(sized) else 0, qs, len(sized))
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(list(out)))
+        os.replace(tmp, cached)
+    return out
+
+
+def infer_grid(paths: Sequence[str | os.PathLike] | str | os.PathLike,
+               cache_dir: str | os.PathLike | None = None) -> Grid:
+    """The grid of every price and non-zero quantity in the recordings (snapshots, diffs,
+    trades, bookTickers), from their decimal text exactly: the gcd of the values, and as
+    the inferred tick/lot the largest power of ten (at most 1) dividing it. This is the
+    data's own grid, which may be coarser than the exchange's by chance."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    cdir = Path(cache_dir).expanduser() if cache_dir else None
+    price_step = qty_step = None
+    n_prices = n_qtys = 0
+    for p in paths:
+        gp, ps, np_, gq, qs, nq = _file_grid(Path(p), cdir)
+        n_prices += np_
+        n_qtys += nq
+        for g, sc, name in ((gp, ps, "price"), (gq, qs, "qty")):
+            step = units_gcd(g, sc)
+            if step is None:
+                continue
+            if name == "price":
+                price_step = step if price_step is None else step_gcd(price_step, step)
+            else:
+                qty_step = step if qty_step is None else step_gcd(qty_step, step)
+    return Grid(price_step, qty_step, n_prices, n_qtys)
+
+
+def _is_grid_error(e: FeedError) -> bool:
+    text = str(e)
+    return (": price " in text or ": qty " in text) and "grid" in text
+
+
 def load_events(paths: Sequence[str | os.PathLike] | str | os.PathLike,
                 instrument: Instrument | None = None,
                 cache_dir: str | os.PathLike | None = None,
-                stats: ParseStats | None = None) -> tuple[np.ndarray, Instrument]:
+                stats: ParseStats | None = None, *, overrides=None, user_table=None,
+                exchange_info=None) -> tuple[np.ndarray, Instrument]:
     """Rows of one stream recorded across one or more files, as one continuous session.
 
     Files are ordered by their first receive time. All must be of the same venue and
-    symbol. With ``cache_dir`` the parsed rows of each file are kept as .npy keyed by the
-    file's path, size and mtime, so a second load does not re-parse.
+    symbol. The spec is ``instrument`` if given, else bot.data.instruments.resolve of the
+    files' venue and symbol with ``overrides``, ``user_table`` and ``exchange_info``, and
+    the recording's own grid where nothing else gives a tick or lot. With ``cache_dir`` the
+    parsed rows of each file are kept as .npy keyed by the file's path, size, mtime and
+    spec, so a second load does not re-parse.
     """
+    events, res = load_events_resolved(paths, instrument, cache_dir, stats, overrides=overrides,
+                                       user_table=user_table, exchange_info=exchange_info)
+    return events, res.instrument
+
+
+def load_events_resolved(paths, instrument: Instrument | None = None, cache_dir=None,
+                         stats: ParseStats | None = None, *, overrides=None, user_table=None,
+                         exchange_info=None) -> tuple[np.ndarray, Resolution]:
+    """:func:`load_events`, returning how the spec was found (bot.data.instruments.Resolution)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [Path(p) for p in paths]
@@ -357,11 +471,36 @@ def load_events(paths: Sequence[str | os.PathLike] | str | os.PathLike,
         detail = ", ".join(f"{p.name}={v}:{s}" for p, (v, s) in ids.items())
         raise FeedError(f"files are of different streams ({detail}); replay one stream at a time")
     venue, symbol = kinds.pop()
-    if instrument is None:
+    grid_memo: list[Grid] = []
+
+    def grid() -> Grid:
+        if not grid_memo:
+            grid_memo.append(infer_grid(paths, cache_dir=cache_dir))
+        return grid_memo[0]
+
+    if instrument is not None:
+        res = Resolution(instrument, "override", {k: "override" for k in ("tick_size", "lot_size")})
+    else:
         try:
-            instrument = lookup(venue, symbol)
+            res = resolve_spec(venue, symbol, overrides=overrides, user_table=user_table,
+                               exchange_info=exchange_info, infer_from=grid, lazy=True)
         except InstrumentError as e:
-            raise FeedError(f"{e}; pass the tick and lot size explicitly") from None
+            raise FeedError(str(e)) from None
+    try:
+        return _load_arrays(paths, res.instrument, cache_dir, stats), res
+    except FeedError as e:
+        if instrument is not None or not _is_grid_error(e):
+            raise
+        try:
+            better = refit(res, grid())
+        except InstrumentError as e2:
+            raise FeedError(f"{e}; {e2}") from None
+        if better.instrument == res.instrument:
+            raise
+    return _load_arrays(paths, better.instrument, cache_dir, stats), better
+
+
+def _load_arrays(paths: list[Path], instrument: Instrument, cache_dir, stats) -> np.ndarray:
     arrays = []
     for p in paths:
         cached = _cache_path(Path(cache_dir).expanduser(), p, instrument) if cache_dir else None
@@ -378,4 +517,4 @@ def load_events(paths: Sequence[str | os.PathLike] | str | os.PathLike,
                 os.replace(tmp, cached)
         arrays.append(arr)
     arrays.sort(key=lambda a: int(a["ts_local"][0]) if len(a) else 0)
-    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0], instrument
+    return np.concatenate(arrays) if len(arrays) > 1 else arrays[0]

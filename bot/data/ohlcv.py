@@ -267,9 +267,11 @@ def read_ohlcv(path) -> Bars:
 
 
 def write_ohlcv_parquet(bars: Bars, path) -> None:
-    """Write bars as Parquet: timestamp as timestamp[ns, UTC], the rest float64."""
+    """Write bars as Parquet: timestamp as timestamp[ns, UTC], the rest float64. The file
+    appears whole or not at all (bot.data.parquet.write_table_atomic)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from bot.data.parquet import write_table_atomic
 
     table = pa.table(
         {
@@ -277,4 +279,4 @@ def write_ohlcv_parquet(bars: Bars, path) -> None:
             **{c: pa.array(getattr(bars, c), type=pa.float64()) for c in COLUMNS[1:]},
         }
     )
-    pq.write_table(table, path)
+    write_table_atomic(table, path)

@@ -3,13 +3,22 @@
 One column per EVENT_DTYPE field, same name and integer type, so reading back is a column
 copy into a structured array: converted data replays without re-parsing the source text.
 The schema metadata holds ``bot4.format = "events/1"`` and the instrument (venue, symbol,
-tick, lot, min notional as exact decimal strings), plus free-form ``bot4.source``.
+tick, lot, min notional and, for inverse contracts, contract size as exact decimal
+strings), plus free-form ``bot4.source``.
+
+Writers go through :func:`write_table_atomic`: the file appears whole or not at all (a
+failed write leaves neither a partial file nor a temporary one, and keeps a file it was to
+replace). :func:`check_output` tells a command, before any work, that a path cannot be
+written.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import uuid
 from decimal import Decimal
 
 import numpy as np
@@ -30,16 +39,55 @@ class EventFileError(ValueError):
 
 
 def instrument_to_dict(inst: Instrument) -> dict:
-    return {"venue": inst.venue, "symbol": inst.symbol, "tick_size": str(inst.tick_size),
-            "lot_size": str(inst.lot_size), "min_notional": str(inst.min_notional)}
+    d = {"venue": inst.venue, "symbol": inst.symbol, "tick_size": str(inst.tick_size),
+         "lot_size": str(inst.lot_size), "min_notional": str(inst.min_notional)}
+    if inst.contract_size is not None:
+        d["contract_size"] = str(inst.contract_size)
+    return d
 
 
 def instrument_from_dict(d: dict) -> Instrument:
     try:
+        cs = d.get("contract_size")
         return Instrument(d["venue"], d["symbol"], Decimal(d["tick_size"]), Decimal(d["lot_size"]),
-                          Decimal(d.get("min_notional", "0")))
-    except (KeyError, ArithmeticError, TypeError) as e:
+                          Decimal(d.get("min_notional", "0")), None if cs is None else Decimal(cs))
+    except (KeyError, ArithmeticError, TypeError, ValueError) as e:
         raise EventFileError(f"instrument metadata {d!r} is invalid: {e}") from None
+
+
+def check_output(path) -> None:
+    """Raise an OSError (``filename`` = path, ``strerror`` = why) unless a file can be
+    written at `path`: its directory exists and is writable, and `path` is not a directory."""
+    p = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(p)
+
+    def refuse(cls, code, detail):
+        return cls(code, f"{os.strerror(code)} ({detail})", p)
+
+    if os.path.isdir(p):
+        raise refuse(IsADirectoryError, errno.EISDIR, "the path names a directory")
+    if not os.path.exists(parent):
+        raise refuse(FileNotFoundError, errno.ENOENT, f"the directory {parent} does not exist")
+    if not os.path.isdir(parent):
+        raise refuse(NotADirectoryError, errno.ENOTDIR, f"{parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise refuse(PermissionError, errno.EACCES, f"the directory {parent} is not writable")
+    if os.path.exists(p) and not os.access(p, os.W_OK):
+        raise refuse(PermissionError, errno.EACCES, "the file is read-only")
+
+
+def write_table_atomic(table: pa.Table, path, **kwargs) -> None:
+    """pq.write_table to a temporary file beside `path`, renamed over it when complete;
+    on any failure the temporary file is removed and `path` is untouched."""
+    p = os.path.abspath(os.fspath(path))
+    tmp = os.path.join(os.path.dirname(p), f".{os.path.basename(p)}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        pq.write_table(table, tmp, **kwargs)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def write_events(path, events: np.ndarray, instrument: Instrument, source: str = "") -> None:
@@ -51,7 +99,7 @@ def write_events(path, events: np.ndarray, instrument: Instrument, source: str =
             _META_INSTRUMENT: json.dumps(instrument_to_dict(instrument)).encode(),
             _META_SOURCE: source.encode()}
     table = pa.table(cols).replace_schema_metadata(meta)
-    pq.write_table(table, os.fspath(path), compression="zstd")
+    write_table_atomic(table, path, compression="zstd")
 
 
 def is_event_file(path) -> bool:

@@ -5,6 +5,9 @@ call over the whole event array (engine.book.Book.apply_batch), which applies Bi
 sequence rules and writes the top of book after every applied diff. The check compares
 that top of book with every bookTicker that carries the same update id (price and
 quantity on both sides): on a correct replay of a correct feed they are equal.
+
+A replay without a snapshot never builds a book (every diff stays buffered, waiting for
+one); ``ReplayReport.book_built`` is False then and ``empty_reason`` says why.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import events as ev
-from bot.data.binance import ParseStats
-from bot.data.binance import load_events as load_binance
-from bot.data.readers import detect_format, load_events
+from bot.data.binance import ParseStats, load_events_resolved
+from bot.data.instruments import Resolution
+from bot.data.readers import detect_format, load_market
 from bot.model import Instrument
 
 
@@ -55,6 +58,12 @@ class ReplayReport:
     parsed_from_cache: bool
     repeat: int
     apply_seconds: list[float] = field(default_factory=list)
+    diffs_buffered: int = 0  # diff messages never applied for want of a snapshot (book_built False)
+    tick_size: str = ""
+    lot_size: str = ""
+    contract_size: str | None = None
+    spec_source: str = ""  # bot.data.instruments.SOURCES, or "event file"
+    spec: str = ""         # one line: the spec and where each part came from
 
     @property
     def apply_seconds_median(self) -> float:
@@ -69,12 +78,30 @@ class ReplayReport:
         return (self.gaps == 0 and self.crossed == 0
                 and (self.bbo is None or self.bbo.mismatched == 0))
 
+    @property
+    def book_built(self) -> bool:
+        """Whether a snapshot arrived: without one no diff is applied and the book stays empty."""
+        return self.snapshots > 0
+
+    @property
+    def empty_reason(self) -> str | None:
+        """One line on why the book was never built; None if it was."""
+        if self.book_built:
+            return None
+        if self.rows == 0:
+            return "the book was never built: the data holds no events"
+        diffs = f"all {self.diffs_buffered:,} diff message(s) stayed buffered" if self.diffs_buffered else \
+            "and it holds no diffs either"
+        return f"the book was never built: no snapshot in the data, so {diffs}"
+
     def as_dict(self) -> dict:
         d = {k: v for k, v in self.__dict__.items() if k != "bbo"}
         d["bbo_check"] = None if self.bbo is None else self.bbo.__dict__
         d["apply_seconds_median"] = self.apply_seconds_median
         d["level_updates_per_s"] = self.level_updates_per_s
         d["ok"] = self.ok
+        d["book_built"] = self.book_built
+        d["empty_reason"] = self.empty_reason
         return d
 
 
@@ -117,19 +144,26 @@ def _levels(inst: Instrument, px: np.ndarray, qty: np.ndarray) -> list[tuple[str
 
 
 def replay(paths, repeat: int = 1, check: bool = False, cache_dir: str | None = None,
-           instrument: Instrument | None = None) -> ReplayReport:
+           instrument: Instrument | None = None, *, overrides=None, user_table=None) -> ReplayReport:
+    """Replay ``paths``; the spec is ``instrument``, else resolved (``overrides``,
+    ``user_table``, the shipped table, the recording's grid: bot.data.instruments)."""
     from engine.book import BBO_DTYPE, Book
 
     if repeat < 1:
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     stats = ParseStats()
     t0 = time.perf_counter()
-    if instrument is not None:  # an explicit spec: the files are Binance recordings
-        events, inst = load_binance(paths, instrument=instrument, cache_dir=cache_dir, stats=stats)
-    elif all(detect_format(p) == "binance" for p in paths):
-        events, inst = load_binance(paths, cache_dir=cache_dir, stats=stats)
+    spec: Resolution
+    if instrument is not None or all(detect_format(p) == "binance" for p in paths):
+        # Binance recordings (an explicit spec means the files are Binance recordings)
+        events, spec = load_events_resolved(paths, instrument=instrument, cache_dir=cache_dir, stats=stats,
+                                            overrides=overrides, user_table=user_table)
     else:
-        events, inst = load_events(paths)
+        loaded = load_market(paths, overrides=overrides, user_table=user_table)
+        if loaded.spec is None:
+            raise ValueError(f"{', '.join(map(str, paths))}: {loaded.format} data has no book events")
+        events, spec = loaded.data, loaded.spec
+    inst = spec.instrument
     parse_s = time.perf_counter() - t0
     from_cache = stats.messages == 0
     starts = events["flags"] & ev.EVF_BEGIN != 0
@@ -163,12 +197,17 @@ def replay(paths, repeat: int = 1, check: bool = False, cache_dir: str | None = 
         parse_seconds=parse_s,
         parse_messages_per_s=(stats.messages / parse_s) if stats.messages else 0.0,
         parsed_from_cache=from_cache, repeat=repeat, apply_seconds=times,
+        diffs_buffered=0 if result["snapshots"] else n_diffs,
+        tick_size=f"{inst.tick_size:f}", lot_size=f"{inst.lot_size:f}",
+        contract_size=None if inst.contract_size is None else f"{inst.contract_size:f}",
+        spec_source=spec.source, spec=spec.describe(),
     )
 
 
 def render_text(r: ReplayReport) -> str:
     lines = [
         f"replay   {r.venue}:{r.symbol}  {len(r.files)} file(s)",
+        f"spec     {r.spec}",
         f"events   {r.messages:,} messages, {r.rows:,} rows",
         f"book     {r.level_updates:,} level updates, {r.diffs_applied:,} diffs applied, "
         f"{r.diffs_stale:,} stale dropped, {r.snapshots} snapshot(s)",
@@ -192,5 +231,10 @@ def render_text(r: ReplayReport) -> str:
     lines.append(f"parse    {r.parse_seconds:.3f} s ({src})")
     lines.append(f"apply    {r.apply_seconds_median:.4f} s median of {r.repeat}, "
                  f"{r.level_updates_per_s:,.0f} level updates/s")
-    lines.append("result   OK" if r.ok else "result   FAILED (gaps, crossed book or bookTicker mismatch)")
+    if not r.ok:
+        lines.append("result   FAILED (gaps, crossed book or bookTicker mismatch)")
+    elif not r.book_built:
+        lines.append(f"result   EMPTY ({r.empty_reason})")
+    else:
+        lines.append("result   OK")
     return "\n".join(lines)

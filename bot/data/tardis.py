@@ -19,9 +19,11 @@ Tardis carries no sequence ids for book messages, so the reader numbers them in 
 a diff message k gets U = u = k, a snapshot message k gets lastUpdateId = k, which is what
 the book's sequencing expects of a gap-free feed (Tardis files are gap-free by
 construction: its recorder re-snapshots after a disconnect). The
-instrument's tick and lot sizes are given, or inferred exactly: the grid step is the
-greatest common divisor of all prices (quantities) written at the finest decimal scale seen,
-which on any realistic sample is the venue's tick (lot). A malformed row raises
+instrument's tick and lot sizes are given, or found by bot.data.instruments.resolve
+(overrides, the user's table, the shipped table for Binance exchanges), else inferred
+exactly: the grid step is the greatest common divisor of all prices (quantities) written at
+the finest decimal scale seen, which on any realistic sample is the venue's tick (lot), and
+may be any step (Deribit's 0.5), not only a power of ten. A malformed row raises
 :class:`TardisFormatError` naming the file, the line and the field.
 """
 
@@ -35,7 +37,8 @@ import os
 from decimal import Decimal
 
 from engine import events as E
-from bot.model import Instrument
+from bot.data.instruments import Grid, Resolution, resolve_spec
+from bot.model import Instrument, InstrumentError
 
 L2_HEADER = ["exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount"]
 TRADES_HEADER = ["exchange", "symbol", "timestamp", "local_timestamp", "id", "side", "price", "amount"]
@@ -208,13 +211,21 @@ def infer_instrument(venue: str, symbol: str, price_texts, qty_texts) -> Instrum
 # --- pass 2: events -------------------------------------------------------------------
 
 
-def load_events(paths, instrument: Instrument | None = None):
+def load_events(paths, instrument: Instrument | None = None, *, overrides=None, user_table=None):
     """Read Tardis CSV files into one EVENT_DTYPE array, in file order.
 
     Returns ``(events, instrument)``. ``instrument`` is used as given (a value off its grid
-    is an error naming file and line) or inferred from all files together. All files must
-    be of the same exchange and symbol.
+    is an error naming file and line), else resolved (bot.data.instruments.resolve with
+    ``overrides`` and ``user_table``), inferred from all files together where no table has
+    the instrument. All files must be of the same exchange and symbol.
     """
+    ev, res = load_events_resolved(paths, instrument, overrides=overrides, user_table=user_table)
+    return ev, res.instrument
+
+
+def load_events_resolved(paths, instrument: Instrument | None = None, *, overrides=None,
+                         user_table=None) -> tuple:
+    """:func:`load_events`, returning (events, bot.data.instruments.Resolution)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     parsed = [(p, *_read_rows(p)) for p in paths]
@@ -227,10 +238,23 @@ def load_events(paths, instrument: Instrument | None = None):
         elif (exch, s) != (venue, sym):
             raise TardisFormatError(f"{p}: instrument {exch}:{s} differs from {venue}:{sym}")
     all_rows = [r for *_, rows in parsed for r in rows]
-    if instrument is None:
+    if instrument is not None:
+        res = Resolution(instrument, "override", {"tick_size": "override", "lot_size": "override"})
+    else:
         if not all_rows:
             raise TardisFormatError(f"no rows in {', '.join(map(str, paths))}; cannot infer the instrument")
-        instrument = infer_instrument(venue, sym, [r[5] for r in all_rows], [r[6] for r in all_rows])
+
+        def grid() -> Grid:
+            qtys = [r[6] for r in all_rows if r[6].strip("0.") != ""]
+            g = infer_instrument(venue, sym, [r[5] for r in all_rows], qtys or ["1"])
+            return Grid(g.tick_size, g.lot_size if qtys else None, len(all_rows), len(qtys),
+                        tick_size=g.tick_size, lot_size=g.lot_size)
+
+        try:
+            res = resolve_spec(venue, sym, overrides=overrides, user_table=user_table, infer_from=grid)
+        except InstrumentError as e:
+            raise TardisFormatError(f"{', '.join(map(str, paths))}: {e}") from None
+    instrument = res.instrument
     ev = E.empty(len(all_rows))
     to_ticks = instrument.price_to_ticks
     to_lots = instrument.qty_to_lots
@@ -255,7 +279,7 @@ def load_events(paths, instrument: Instrument | None = None):
         prev_key = key
     if len(ev):
         ev["flags"][-1] |= E.EVF_END
-    return ev, instrument
+    return ev, res
 
 
-__all__ = ["TardisFormatError", "load_events", "detect_kind", "is_tardis_csv", "infer_instrument"]
+__all__ = ["TardisFormatError", "load_events", "load_events_resolved", "detect_kind", "is_tardis_csv", "infer_instrument"]

@@ -7,6 +7,8 @@ to the `data` group.
 
 import click
 
+from bot.data.commands import spec_options
+
 
 @click.command("features")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
@@ -15,18 +17,15 @@ import click
 @click.option("--interval", help="Sample every time interval of ts_local, e.g. 100ms, 1s, 500us.")
 @click.option("--vpin-bucket", type=click.IntRange(min=1),
               help="VPIN bucket volume in lots (default: total traded lots / 500).")
-def features_cmd(paths, out, every, interval, vpin_bucket):
+@spec_options
+def features_cmd(paths, out, every, interval, vpin_bucket, **spec):
     """Write the time series of every microstructure feature (layout engine.feature_layout)."""
-    from bot.data.errors import DataError
-    from bot.data.readers import load_market_data
+    from bot.data.commands import load_input, spec_kwargs
     from bot.features.compute import parse_interval, write_feature_series
 
     if (every is None) == (interval is None):
         raise click.UsageError("give exactly one of --every N or --interval DURATION")
-    try:
-        fmt, ev, inst = load_market_data(list(paths))
-    except DataError as e:
-        raise click.ClickException(str(e)) from None
+    fmt, ev, inst, how = load_input(list(paths), **spec_kwargs(**spec))
     if fmt == "ohlcv":
         raise click.ClickException("features need book events, not OHLCV bars")
     try:
@@ -36,3 +35,4 @@ def features_cmd(paths, out, every, interval, vpin_bucket):
     n = write_feature_series(out, ev, inst, every=every or 0, interval_ns=interval_ns,
                              vpin_bucket=vpin_bucket, source=",".join(str(p) for p in paths))
     click.echo(f"{out}: {n} samples")
+    click.echo(f"spec: {how.describe()}")

@@ -5,9 +5,10 @@ synthetic data; registers the ONNX model.
 
 `bot4 models list|show|promote|rollback|verify`: the registry root is --root, else [ml]
 registry_dir of the config (BOT4_ML_REGISTRY_DIR); records and the audit log are in [ml]
-registry_dsn (--dsn), by default sqlite:///<root>/registry.db. Models are named by SHA-256
-or a unique prefix (>= 8 digits). Errors print one line naming the problem and exit with
-status 1 (2 for usage errors).
+registry_dsn (--dsn), by default sqlite:///<root>/registry.db. These commands work on an
+existing registry and create nothing; only `bot4 train` (registering) creates one. Models
+are named by SHA-256 or a unique prefix (>= 8 digits). Errors print one line naming the
+problem and exit with status 1 (2 for usage errors).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from bot.data.commands import spec_options
 from bot.ml.models import BLENDS, MODEL_KINDS
 
 # --- bot4 train ---------------------------------------------------------------------------
@@ -41,8 +43,9 @@ def _interval(text: str, option: str) -> int:
         raise click.BadParameter(str(e), param_hint=option) from None
 
 
-def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
-    """The labelled Dataset of the command's data arguments (see `train --help`)."""
+def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0, spec=None):
+    """The labelled Dataset of the command's data arguments (see `train --help`); ``spec``:
+    the loaders' instrument options (bot.data.commands.spec_kwargs)."""
     from bot.ml.dataset import build_dataset, events_series, synthetic_dataset
 
     if not paths:
@@ -59,15 +62,12 @@ def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
         values = np.column_stack([cols[n] for n in NAMES])
         return build_dataset(cols["ts_local"], values, meta={"source": str(paths[0]), "features_file": meta},
                              **label_kw)
-    from bot.data.errors import DataError
-    from bot.data.readers import load_market_data
+    from bot.data.commands import load_input
 
-    try:
-        fmt, ev, inst = load_market_data(list(paths))
-    except DataError as e:
-        raise click.ClickException(str(e)) from None
+    fmt, ev, inst, how = load_input(list(paths), **(spec or {}))
     if fmt == "ohlcv":
         raise click.ClickException("training needs book events (or a features file), not OHLCV bars")
+    click.echo(f"spec: {how.describe()}")
     s = events_series(ev, interval_ns=interval_ns, every=every)
     return build_dataset(s["ts"], s["values"], meta={"source": ",".join(map(str, paths)), "format": fmt,
                                                      "symbol": inst.symbol, "interval_ns": 0 if every else interval_ns,
@@ -77,7 +77,8 @@ def load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=0):
 def _register_model(registry_dir, out: Path, report: dict) -> str:
     """Register the ONNX model (trees + calibrator: what bot.ml.inference serves) through
     bot.ml.registry; returns a line for the user."""
-    from bot.ml.registry import Registry
+    from bot.ml.registry import Registry, RegistryError
+    from bot.store import StoreError
 
     if "onnx" not in report["files"]:
         return (f"not registered: the registry serves ONNX and only --model lgbm exports to ONNX "
@@ -85,9 +86,25 @@ def _register_model(registry_dir, out: Path, report: dict) -> str:
     meta = {k: report[k] for k in ("layout_version", "feature_names", "data_sha256", "metrics", "config",
                                    "bundle_sha256", "onnx_parity")}
     meta.update(name=f"bot4-{report['config']['kind']}", library_versions=report["libraries"], format="onnx")
-    with Registry(registry_dir) as reg:
-        rec = reg.register(out / "model.onnx", meta)
+    try:
+        with Registry(registry_dir) as reg:
+            rec = reg.register(out / "model.onnx", meta)
+    except (RegistryError, StoreError) as e:
+        raise click.ClickException(f"not registered: {e}") from None
     return f"registered {rec.sha256} as {rec.name} v{rec.version} in {registry_dir} (state {rec.state})"
+
+
+def _check_registry(registry_dir) -> None:
+    """Fail before training if the registry to register in exists but cannot be opened
+    (a corrupt registry.db, say); one that does not exist yet is created when registering."""
+    from bot.ml.registry import Registry, RegistryError
+
+    if not (Path(registry_dir).expanduser() / "registry.db").exists():
+        return
+    try:
+        Registry(registry_dir, create=False).close()
+    except RegistryError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @click.command("train")
@@ -127,8 +144,9 @@ def _register_model(registry_dir, out: Path, report: dict) -> str:
               help="Registry directory to register the model bundle in (default: [ml] registry_dir).")
 @click.option("--register/--no-register", default=True, show_default=True,
               help="Register the ONNX model (--model lgbm) in the model registry.")
+@spec_options
 def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, horizon, horizon_samples, pt, sl, folds,
-              embargo, purge, kind, blend, rounds, sentinel, registry_dir, register):
+              embargo, purge, kind, blend, rounds, sentinel, registry_dir, register, **spec):
     """Train a classifier of the forward mid move with purged walk-forward CV.
 
     PATHS: recorded files (Binance, Tardis), a Bot4 event Parquet, or a features Parquet
@@ -137,8 +155,11 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, hor
     (model + isotonic calibrators + metadata), for LightGBM the text model and the ONNX model
     (trees + calibrators), and a JSON report into --out; registers the ONNX model.
     """
+    from bot.data.commands import spec_kwargs
+    from bot.ml.dataset import label_problem
     from bot.ml.train import TrainConfig, train
 
+    spec_kw = spec_kwargs(**spec)
     interval_ns = _interval(interval, "--interval")
     horizon_ns = _interval(horizon, "--horizon")
     embargo_ns = 0 if embargo.strip() in ("0", "") else _interval(embargo, "--embargo")
@@ -146,12 +167,21 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, hor
         raise click.UsageError("--horizon-samples applies to --label sign only")
     label_kw = {"label": label.replace("-", "_"), "horizon_ns": horizon_ns,
                 "horizon_samples": horizon_samples or 0, "pt": pt, "sl": sl}
+    if register:
+        if not registry_dir:
+            from bot import config as config_mod
+
+            registry_dir = config_mod.load().ml.registry_dir
+        _check_registry(registry_dir)
     try:
-        ds = load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=every or 0)
+        ds = load_dataset(paths, seed, events, regimes, interval_ns, label_kw, every=every or 0, spec=spec_kw)
         cfg = TrainConfig(n_splits=folds, embargo_ns=embargo_ns, purge=purge, kind=kind, blend=blend,
                           rounds=rounds, seed=seed)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
+    problem = label_problem(ds)
+    if problem:
+        raise click.ClickException(problem)
     click.echo(f"dataset: {len(ds)} rows, {ds.meta.get('dropped', 0)} samples without a label, "
                f"positive rate {ds.y.mean():.3f}, sha256 {ds.sha256()[:16]}")
     with click.progressbar(length=folds + 1, label=f"train {kind}") as bar:
@@ -186,10 +216,6 @@ def train_cmd(paths, out_dir, seed, events, regimes, interval, every, label, hor
                    f"calibrated {op['calibrated_max_abs_diff']:.2e}")
     click.echo(f"wrote {', '.join(report['files'].values())}, {out / 'report.json'}")
     if register:
-        if not registry_dir:
-            from bot import config as config_mod
-
-            registry_dir = config_mod.load().ml.registry_dir
         click.echo(_register_model(registry_dir, out, report))
     else:
         click.echo("not registered (--no-register)")
@@ -206,8 +232,10 @@ _dsn = click.option("--dsn", help="Store DSN for records and audit, overriding [
 
 
 def _open(config_path, root, dsn):
+    """The existing registry the options name (created by registering: see `bot4 train`)."""
     from bot.config import ConfigError, load
-    from bot.ml.registry import Registry
+    from bot.ml.registry import Registry, RegistryError
+    from bot.store import StoreError, open_store
 
     try:
         cfg = load(config_path)
@@ -216,17 +244,19 @@ def _open(config_path, root, dsn):
     root = root or cfg.ml.registry_dir
     dsn = dsn if dsn is not None else cfg.ml.registry_dsn
     store = None
-    if dsn:
-        from bot.store import StoreError, open_store
-
-        try:
-            store = open_store(dsn, password_env=cfg.store.password_env, password_file=cfg.store.password_file)
-        except StoreError as e:
-            _fail(e)
     try:
-        return Registry(root, store=store, actor="cli")
+        if dsn:
+            store = open_store(dsn, password_env=cfg.store.password_env, password_file=cfg.store.password_file,
+                               create=False)
+        return Registry(root, store=store, actor="cli", create=False)
+    except (StoreError, RegistryError) as e:
+        if store is not None:
+            store.close()
+        _fail(e)
     except OSError as e:
-        _fail(f"cannot open the registry at {root}: {e}")
+        if store is not None:
+            store.close()
+        _fail(f"cannot open the registry at {root}: {e.strerror or e}")
 
 
 def _fail(e):

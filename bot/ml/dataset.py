@@ -11,12 +11,15 @@ Every row carries its timestamp ``t0`` (the sample's ts_local, ns) and its label
 - ``triple_barrier`` (López de Prado, Advances in Financial Machine Learning, ch. 3.4): from
   each sample, an upper barrier at +pt*sigma, a lower one at -sl*sigma and a vertical one at
   t0 + horizon_ns; the label is 1 if the upper barrier is touched first, 0 if the lower one
-  is, and the sign of the return at the vertical barrier otherwise (zero dropped). sigma is
-  the ex-ante standard deviation of one-sample log mid returns over the previous
-  `vol_window` samples (known at t0); rows without a full window are dropped.
+  is, and the sign of the return at the vertical barrier otherwise (dropped if zero or if
+  there is no mid there). sigma is the ex-ante standard deviation of one-sample log mid
+  returns over the previous `vol_window` samples (known at t0); rows without a full window
+  of finite returns (every sample with a mid) are dropped.
 
 The forward (or barrier) log return of each row is kept in ``ret`` so a strategy can be
-scored on the same rows. Rows are in time order (t0 non-decreasing).
+scored on the same rows. Rows are in time order (t0 non-decreasing). ``meta["dropped_by"]``
+says why samples got no label, and :func:`label_problem` says why a dataset cannot train a
+classifier (no labelled rows, or one class only) before anything is fitted.
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ def sign_labels(ts, mid, horizon_ns: int = 0, horizon_samples: int = 0):
     ok = j < n
     rows = np.nonzero(ok)[0]
     jj = j[ok]
-    ret = np.log(mid[jj] / mid[rows])
+    with np.errstate(divide="ignore", invalid="ignore"):  # a missing or zero mid: dropped below
+        ret = np.log(mid[jj] / mid[rows])
     keep = np.isfinite(ret) & (ret != 0)
     rows, jj, ret = rows[keep], jj[keep], ret[keep]
     return rows, (ret > 0).astype(np.int8), ts[jj], ret
@@ -110,19 +114,25 @@ def sign_labels(ts, mid, horizon_ns: int = 0, horizon_samples: int = 0):
 
 def rolling_vol(mid, window: int) -> np.ndarray:
     """sigma[i] = std (ddof=0) of the one-sample log mid returns ending at i, over the
-    previous `window` returns (log(mid[i-window+1..i] / mid[i-window..i-1])); NaN before."""
+    previous `window` returns (log(mid[i-window+1..i] / mid[i-window..i-1])); NaN before,
+    and NaN where the window holds a non-finite return (a sample without a positive mid).
+    A missing mid spoils only the windows that contain it, not the rest of the series."""
     if window < 2:
         raise ValueError(f"vol_window must be >= 2, got {window}")
     mid = np.asarray(mid, dtype=np.float64)
-    r = np.diff(np.log(mid))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.diff(np.log(mid))
     out = np.full(len(mid), np.nan)
     if len(r) >= window:
+        bad = ~np.isfinite(r)
+        r = np.where(bad, 0.0, r)
         c1 = np.concatenate(([0.0], np.cumsum(r)))
         c2 = np.concatenate(([0.0], np.cumsum(r * r)))
+        cb = np.concatenate(([0], np.cumsum(bad)))
         s1 = c1[window:] - c1[:-window]
         s2 = c2[window:] - c2[:-window]
         var = np.maximum(s2 / window - (s1 / window) ** 2, 0.0)
-        out[window:] = np.sqrt(var)
+        out[window:] = np.where(cb[window:] - cb[:-window] > 0, np.nan, np.sqrt(var))
     return out
 
 
@@ -149,7 +159,8 @@ def triple_barrier_labels(ts, mid, horizon_ns: int, pt: float = 1.0, sl: float =
     if len(rows) == 0:
         return rows, np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0)
     vr = v[rows]
-    logmid = np.log(mid)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a missing mid gives NaN returns: no touch
+        logmid = np.log(mid)
     up, lo = pt * sigma[rows], -sl * sigma[rows]
     end = vr.copy()                    # sample that ends the label
     label = np.full(len(rows), -1, np.int8)  # -1: no barrier touched yet
@@ -168,7 +179,7 @@ def triple_barrier_labels(ts, mid, horizon_ns: int, pt: float = 1.0, sl: float =
     ret = logmid[end] - logmid[rows]
     vertical = label < 0
     label[vertical] = (ret[vertical] > 0).astype(np.int8)
-    keep = ~(vertical & (ret == 0))
+    keep = ~(vertical & (ret == 0)) & np.isfinite(ret)
     return rows[keep], label[keep], ts[end[keep]], ret[keep]
 
 
@@ -178,23 +189,75 @@ def build_dataset(ts, values, label: str = "sign", horizon_ns: int = 1_000_000_0
     """A Dataset from one feature series (``ts`` [n] ns, ``values`` [n, N_FEATURES])."""
     ts, values = _check_series(ts, values)
     mid = values[:, MID]
+    n = len(ts)
+    # samples whose horizon lies beyond the data (the label needs a later sample)
+    if horizon_samples:
+        beyond = min(n, int(horizon_samples))
+    else:
+        beyond = int(np.count_nonzero(ts + np.int64(horizon_ns) > ts[-1])) if n else 0
+        beyond = max(beyond, min(n, 1))
+    no_vol = 0
     if label == "sign":
         rows, y, t1, ret = sign_labels(ts, mid, horizon_ns if not horizon_samples else 0, horizon_samples)
     elif label == "triple_barrier":
         if horizon_samples:
             raise ValueError("triple_barrier labels take a time horizon (horizon_ns), not horizon_samples")
-        rows, y, t1, ret = triple_barrier_labels(ts, mid, horizon_ns, pt, sl, vol_window)
+        sigma = rolling_vol(mid, vol_window)
+        no_vol = int(np.count_nonzero(~(np.isfinite(sigma[:n - beyond]) & (sigma[:n - beyond] > 0))))
+        rows, y, t1, ret = triple_barrier_labels(ts, mid, horizon_ns, pt, sl, vol_window, sigma=sigma)
     else:
         raise ValueError(f"label must be 'sign' or 'triple_barrier', got {label!r}")
     m = {"layout_version": LAYOUT_VERSION, "names": list(NAMES), "label": label,
          "horizon_ns": int(horizon_ns) if not horizon_samples else 0,
-         "horizon_samples": int(horizon_samples), "samples": int(len(ts)), "rows": int(len(rows)),
-         "dropped": int(len(ts) - len(rows))}
+         "horizon_samples": int(horizon_samples), "samples": int(n), "rows": int(len(rows)),
+         "dropped": int(n - len(rows)),
+         "dropped_by": {"beyond_data": beyond, "no_volatility": no_vol,
+                        "flat": int(n - len(rows) - beyond - no_vol)},
+         "span_ns": int(ts[-1] - ts[0]) if n else 0}
     if label == "triple_barrier":
         m.update(pt=pt, sl=sl, vol_window=vol_window)
     m.update(meta or {})
     return Dataset(X=values[rows], y=y, t0=ts[rows], t1=t1, ret=ret,
                    segment=np.full(len(rows), segment, np.int16), meta=m)
+
+
+def _duration(ns: int) -> str:
+    return f"{ns / 1e9:.3g} s" if ns < 60_000_000_000 else f"{ns / 60e9:.3g} min"
+
+
+def label_problem(ds: Dataset) -> str | None:
+    """Why `ds` cannot train a classifier, in one line saying what to change; None if it can.
+
+    A dataset without labelled rows (every sample's horizon beyond the data, no volatility
+    estimate for the triple barrier, or no move over the horizon), or with one class only,
+    is refused here instead of failing (or printing NaN rates) inside training."""
+    n = len(ds)
+    m = ds.meta
+    label = str(m.get("label", "sign")).replace("_", "-")
+    horizon = (f"{m['horizon_samples']} samples" if m.get("horizon_samples")
+               else _duration(int(m.get("horizon_ns", 0))))
+    if n == 0:
+        samples = int(m.get("samples", 0))
+        if samples == 0:
+            return "no feature samples: the data is empty or too short to sample"
+        by = m.get("dropped_by")
+        if not by:
+            return f"no labelled rows: none of the {samples} samples got a {label} label"
+        head = f"no labelled rows: none of the {samples} samples got a {label} label with horizon {horizon}"
+        if by["beyond_data"] >= samples:
+            return (f"{head}: the data spans {_duration(int(m.get('span_ns', 0)))}, so no sample has one "
+                    "horizon of data after it; use a shorter horizon or more data")
+        if by["no_volatility"] >= max(by["flat"], 1):
+            return (f"{head}: {by['no_volatility']} samples have no volatility estimate (the barriers need "
+                    f"{m.get('vol_window', '?')} previous samples with a mid and a moving price); "
+                    "use more data or the sign label")
+        return (f"{head}: the mid did not move (or was missing) over the horizon for {by['flat']} samples "
+                f"({by['beyond_data']} are within one horizon of the end); use a longer horizon")
+    classes = np.unique(ds.y)
+    if len(classes) < 2:
+        return (f"all {n} {label} labels are {int(classes[0])} ({'up' if classes[0] else 'down'}): "
+                "a classifier needs both classes; use more data or another horizon")
+    return None
 
 
 def concat(parts: list[Dataset]) -> Dataset:
@@ -209,6 +272,10 @@ def concat(parts: list[Dataset]) -> Dataset:
     meta = {k: v for k, v in parts[0].meta.items() if all(p.meta.get(k) == v for p in parts[1:])}
     for k in ("samples", "rows", "dropped"):
         meta[k] = int(sum(p.meta.get(k, 0) for p in parts))
+    if all("dropped_by" in p.meta for p in parts):
+        meta["dropped_by"] = {k: int(sum(p.meta["dropped_by"][k] for p in parts))
+                              for k in parts[0].meta["dropped_by"]}
+    meta["span_ns"] = int(sum(p.meta.get("span_ns", 0) for p in parts))
     meta["segments"] = [p.meta for p in parts]
     return Dataset(X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
                    t0=np.concatenate([p.t0 for p in parts]), t1=np.concatenate([p.t1 for p in parts]),

@@ -122,16 +122,44 @@ def _first(meta: dict, *keys):
 
 
 class Registry:
-    """The model registry under directory `root` (created if absent)."""
+    """The model registry under directory `root`.
 
-    def __init__(self, root, store=None, *, actor: str = "registry"):
+    create=True (registering, training) makes the directory and its registry.db if absent;
+    create=False (reading and managing what is there) refuses a root that is not a
+    registry - no directory, or no registry.db when `store` is not given - and creates
+    nothing. A registry.db that is not a readable SQLite database is a RegistryError naming
+    the file and what is wrong with it, either way, and is left as it is."""
+
+    def __init__(self, root, store=None, *, actor: str = "registry", create: bool = True):
         self.root = Path(root).expanduser()
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "blobs").mkdir(exist_ok=True)
+        db = self.root / "registry.db"
+        made = None  # the topmost directory this call creates, removed again if opening fails
+        if not create:
+            if not self.root.is_dir():
+                what = "is not a directory" if self.root.exists() else "does not exist"
+                raise RegistryError(f"no model registry at {self.root}: the directory {what}")
+            if store is None and not db.exists():
+                raise RegistryError(f"no model registry at {self.root}: {db} does not exist")
+        elif not self.root.is_dir():
+            made = self.root
+            while not made.parent.exists():
+                made = made.parent
+            try:
+                self.root.mkdir(parents=True)
+            except OSError as e:
+                raise RegistryError(f"cannot create the model registry directory {self.root}: "
+                                    f"{e.strerror or e}") from None
         if store is None:
-            from bot.store import open_store
+            from bot.store import StoreError, open_store
 
-            store = open_store(f"sqlite:///{self.root / 'registry.db'}")
+            try:
+                store = open_store(f"sqlite:///{db}", create=create)
+            except StoreError as e:
+                if made is not None:
+                    import shutil
+
+                    shutil.rmtree(made, ignore_errors=True)
+                raise RegistryError(f"model registry {self.root} cannot be opened: {e}") from None
             self._owns_store = True
         else:
             self._owns_store = False

@@ -32,7 +32,7 @@ from engine.feature_layout import LAYOUT_VERSION, NAMES, describe
 from bot.ml.calibration import (RegimeCalibrator, brier, expected_calibration_error,
                                 reliability_table)
 from bot.ml.cv import purged_splits
-from bot.ml.dataset import Dataset
+from bot.ml.dataset import Dataset, label_problem
 from bot.ml.models import BLENDS, DEFAULT_IGNORE, MODEL_KINDS, make_model, model_from_dict
 
 BUNDLE_FORMAT = "bot4-model/1"
@@ -233,10 +233,15 @@ def train(ds: Dataset, cfg: TrainConfig, out_dir, progress=None, sentinel: bool 
     """CV, calibration on all out-of-fold predictions, final fit on every row, and files in
     out_dir: model.json (bundle: model, calibrator, metadata), for kind lgbm also model.txt
     (the LightGBM text model) and model.onnx (trees + calibrator, what the registry serves),
-    and report.json. Returns the report."""
+    and report.json. Returns the report. A dataset that cannot train a classifier
+    (bot.ml.dataset.label_problem) is a ValueError before anything is fitted; out_dir is
+    created only once cross-validation has succeeded."""
+    problem = label_problem(ds)
+    if problem:
+        raise ValueError(problem)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     cv = cross_validate(ds, cfg, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
     yo = ds.y[cv.rows]
     calibrator = RegimeCalibrator(cfg.calib_min_rows).fit(cv.oof, yo, ds.X[cv.rows])
     model = cfg.model().fit(ds.X, ds.y, ds.t0, ds.t1)

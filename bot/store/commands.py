@@ -1,7 +1,8 @@
 """`bot4 store ...`: migrate, check and export the store the configuration names.
 
 The DSN comes from the config ([store] dsn, or BOT4_STORE_DSN) unless --dsn overrides it;
-the PostgreSQL password only ever from the environment or the password file.
+the PostgreSQL password only ever from the environment or the password file. Only `migrate`
+creates a store; `check` and `export` refuse one that does not exist and create nothing.
 Exit codes: 0 ok, 1 invariant violations found, 2 usage, 3 store error.
 """
 
@@ -12,7 +13,7 @@ import sys
 import click
 
 
-def _open(config_path, dsn, *, migrate: bool):
+def _open(config_path, dsn, *, migrate: bool, create: bool):
     from bot.config import ConfigError, load
     from bot.store import open_store
 
@@ -21,11 +22,15 @@ def _open(config_path, dsn, *, migrate: bool):
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
     s = cfg.store
-    return open_store(dsn or s.dsn, password_env=s.password_env, password_file=s.password_file, migrate=migrate)
+    return open_store(dsn or s.dsn, password_env=s.password_env, password_file=s.password_file, migrate=migrate,
+                      create=create)
 
 
 def _fail(e: Exception):
-    click.echo(f"bot4 store: {e}", err=True)
+    from bot.store.errors import StoreMissingError
+
+    hint = " (check the DSN; `bot4 store migrate` creates a store)" if isinstance(e, StoreMissingError) else ""
+    click.echo(f"bot4 store: {e}{hint}", err=True)
     sys.exit(3)
 
 
@@ -48,7 +53,7 @@ def migrate_cmd(config_path, dsn, target):
     from bot.store.errors import StoreError
 
     try:
-        st = _open(config_path, dsn, migrate=False)
+        st = _open(config_path, dsn, migrate=False, create=True)
         try:
             before = st.schema_version()
             applied = st.migrate(target)
@@ -74,7 +79,7 @@ def check_cmd(config_path, dsn, run_id):
     from bot.store.recovery import check
 
     try:
-        st = _open(config_path, dsn, migrate=False)
+        st = _open(config_path, dsn, migrate=False, create=False)
         try:
             st.require_schema()
             violations = check(st, run_id)
@@ -102,7 +107,7 @@ def export_cmd(config_path, dsn, run_id, out_dir):
     from bot.store.recovery import export_run
 
     try:
-        st = _open(config_path, dsn, migrate=False)
+        st = _open(config_path, dsn, migrate=False, create=False)
         try:
             st.require_schema()
             paths = export_run(st, run_id, out_dir)
@@ -110,5 +115,7 @@ def export_cmd(config_path, dsn, run_id, out_dir):
             st.close()
     except StoreError as e:
         _fail(e)
+    except OSError as e:
+        _fail(f"cannot write the export to {e.filename or out_dir}: {e.strerror or e}")
     for name, p in paths.items():
         click.echo(f"{name}: {p}")

@@ -14,6 +14,11 @@ class StoreConnectionError(StoreError):
     """The database could not be reached, or the connection was lost; nothing was committed."""
 
 
+class StoreMissingError(StoreError):
+    """The store does not exist (no SQLite file, no PostgreSQL schema) and the caller asked
+    not to create it."""
+
+
 class StoreCorruptError(StoreError):
     """The database file is corrupt, truncated, or not a database at all."""
 

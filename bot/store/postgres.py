@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql as pgsql
 from psycopg_pool import ConnectionPool
 
-from bot.store.errors import StoreConnectionError, StoreError, redact
+from bot.store.errors import StoreConnectionError, StoreError, StoreMissingError, redact
 from bot.store.migrations.postgres import MIGRATIONS
 from bot.store.records import TRADE_DTYPE
 from bot.store.sql import COLUMN_TYPES, CursorWrapper, SqlStore
@@ -68,7 +68,7 @@ class PostgresStore(SqlStore):
 
     def __init__(self, conninfo: str, password: str | None = None, *, schema: str | None = None,
                  min_size: int = 1, max_size: int = 4, connect_timeout_s: int = 5, migrate: bool = True,
-                 application_name: str = "bot4-store"):
+                 application_name: str = "bot4-store", create: bool = True):
         self._password = password
         self._staged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # conn -> staging tables made
         self.schema = schema
@@ -79,10 +79,14 @@ class PostgresStore(SqlStore):
             kwargs["password"] = password
         self._conninfo = conninfo
         # Connect once directly: a bad DSN or unreachable server fails here, clearly and fast,
-        # instead of as a pool timeout later.
+        # instead of as a pool timeout later; with create=False a missing schema is refused, not made.
         try:
             with psycopg.connect(conninfo, **kwargs) as conn:
-                if schema is not None:
+                if schema is not None and not create:
+                    if conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                    (schema,)).fetchone() is None:
+                        raise StoreMissingError(f"PostgreSQL {self._safe_target()}: schema {schema!r} does not exist")
+                elif schema is not None:
                     # IF NOT EXISTS alone races between concurrent openers; the lock serializes them.
                     with conn.transaction():
                         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("bot4-schema:" + schema,))

@@ -6,7 +6,10 @@ ones), positions, and balances = the run's balance snapshot plus the effect of i
 instrument specs). Replaying the journal again changes nothing (the store skips stored
 event ids), so a restarted session may re-append its last records safely.
 
-`check(store, run_id=None)` lists broken invariants as `Violation`s:
+`require_run(store, run_id)` is the run's record, or a StoreError naming the latest known runs.
+
+`check(store, run_id=None)` lists broken invariants as `Violation`s (a `run_id` must be
+recorded, or at least have journal rows):
   fills_vs_order      the fills of an order sum to the order's filled quantity
   overfill            no order is filled beyond its quantity
   position_vs_fills   each position equals the sum of its fills (quantity, notional, fees)
@@ -27,9 +30,24 @@ from bot.store.errors import StoreError
 from bot.store.records import BUY, FEE_SCALE, OPEN_STATES, RecoveredState, Violation
 
 
+_JOURNAL_TABLES = ("order_events", "fills", "orders", "positions")
+
+
+def require_run(store, run_id: str, *, shown: int = 5):
+    """The recorded run `run_id`; StoreError naming it and a few known run ids if absent."""
+    runs = store.runs()
+    for r in runs:
+        if r.run_id == run_id:
+            return r
+    if not runs:
+        raise StoreError(f"run_id {run_id!r} does not exist: the store has no runs")
+    recent = [r.run_id for r in runs[-shown:]]
+    more = f" (and {len(runs) - len(recent)} older)" if len(runs) > len(recent) else ""
+    raise StoreError(f"run_id {run_id!r} does not exist in the store; latest runs: {', '.join(recent)}{more}")
+
+
 def recover(store, run_id: str) -> RecoveredState:
-    if not any(r.run_id == run_id for r in store.runs()):
-        raise StoreError(f"run_id {run_id!r} does not exist")
+    require_run(store, run_id)
     orders = {o.client_order_id: o for o in store.orders(run_id)}
     positions = {p.instrument: p for p in store.positions(run_id)}
     balances: dict[str, Decimal] = {b.asset: b.amount for b in store.balances(run_id)}
@@ -59,6 +77,7 @@ def _run_filter(run_id: str | None, alias: str) -> tuple[str, tuple]:
 
 
 def check(store, run_id: str | None = None) -> list[Violation]:
+    """Every broken invariant (module docstring), of all runs or of `run_id`."""
     out: list[Violation] = []
     if hasattr(store, "integrity_check"):
         try:
@@ -66,6 +85,9 @@ def check(store, run_id: str | None = None) -> list[Violation]:
         except StoreError as e:
             out.append(Violation("integrity", run_id or "*", "database", str(e)))
             return out
+    if run_id is not None and not any(
+            store.query(f"SELECT 1 FROM {t} WHERE run_id = ? LIMIT 1", (run_id,)) for t in _JOURNAL_TABLES):
+        require_run(store, run_id)  # journal rows without a run row are an unknown_run violation below
 
     w, p = _run_filter(run_id, "o")
     for r, coid, filled, qty, fsum in store.query(
@@ -106,7 +128,7 @@ def check(store, run_id: str | None = None) -> list[Violation]:
             "AND f.event_id = e.event_id WHERE 1 = 1" + we + " ORDER BY e.run_id, e.event_id", pe):
         out.append(Violation("event_id_reused", r, str(eid), "event id is both an order event and a fill"))
 
-    for table in ("order_events", "fills", "orders", "positions"):
+    for table in _JOURNAL_TABLES:
         wt, pt = _run_filter(run_id, "t")
         for (r,) in store.query(f"SELECT DISTINCT t.run_id FROM {table} t LEFT JOIN runs ON runs.run_id = t.run_id "
                                 "WHERE runs.run_id IS NULL" + wt, pt):
@@ -122,9 +144,7 @@ def export_run(store, run_id: str, out_dir) -> dict[str, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    runs = [r for r in store.runs() if r.run_id == run_id]
-    if not runs:
-        raise StoreError(f"run_id {run_id!r} does not exist")
+    runs = [require_run(store, run_id)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = {

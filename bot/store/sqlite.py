@@ -8,7 +8,8 @@ crash or power loss; the durability policy chooses how many records share a comm
 
 Opening checks that the file is a SQLite database and runs `PRAGMA quick_check`, so a
 corrupt or truncated file is a clear StoreCorruptError naming the path, not a failure
-deep inside a later query.
+deep inside a later query. With create=False a missing file is a StoreMissingError and
+every connection opens the file read-write without creating it (SQLite's `mode=rw`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import contextlib
 import os
 import sqlite3
 import threading
+import urllib.parse
 
-from bot.store.errors import StoreConnectionError, StoreCorruptError, StoreError
+from bot.store.errors import StoreConnectionError, StoreCorruptError, StoreError, StoreMissingError
 from bot.store.migrations.sqlite import MIGRATIONS
 from bot.store.sql import CursorWrapper, SqlStore
 
@@ -36,26 +38,41 @@ class SqliteStore(SqlStore):
     MIGRATIONS = MIGRATIONS
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30.0, check_integrity: bool = True,
-                 migrate: bool = True):
+                 migrate: bool = True, create: bool = True):
         self.path = os.path.abspath(os.path.expanduser(path))
         self._busy = float(busy_timeout_s)
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
+        self._target = self.path if create else f"file:{urllib.parse.quote(self.path)}?mode=rw"
+        if os.path.isdir(self.path):
+            raise StoreError(f"SQLite database path {self.path} is a directory, not a database file")
+        if not create and not os.path.exists(self.path):
+            raise StoreMissingError(f"SQLite database {self.path} does not exist")
         parent = os.path.dirname(self.path)
         if not os.path.isdir(parent):
             raise StoreError(f"SQLite database directory {parent} does not exist")
+        if not create and os.path.getsize(self.path) == 0:
+            raise StoreCorruptError(f"SQLite file {self.path} is empty (0 bytes), not a database; "
+                                    "restore it from a backup or move it away")
         if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
-            with open(self.path, "rb") as f:
-                head = f.read(16)
+            try:
+                with open(self.path, "rb") as f:
+                    head = f.read(16)
+            except OSError as e:
+                raise StoreConnectionError(f"SQLite file {self.path} cannot be read: {e.strerror}") from None
             if head != _HEADER:
                 raise StoreCorruptError(f"SQLite file {self.path} is not a SQLite database (bad header {head[:16]!r}); "
                                         "restore it from a backup or move it away")
-        if check_integrity:
-            self.integrity_check(quick=True)
-        if migrate:
-            self.migrate()
+        try:
+            if check_integrity:
+                self.integrity_check(quick=True)
+            if migrate:
+                self.migrate()
+        except BaseException:
+            self.close()  # a refused file keeps no connection (nor its -wal and -shm files)
+            raise
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
@@ -67,8 +84,8 @@ class SqliteStore(SqlStore):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                       timeout=self._busy)
+                conn = sqlite3.connect(self._target, isolation_level=None, check_same_thread=False,
+                                       timeout=self._busy, uri=self._target != self.path)
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode.lower() != "wal":
@@ -78,8 +95,13 @@ class SqliteStore(SqlStore):
                 # inside some writer's commit); 16384 pages = 64 MiB of WAL between them.
                 conn.execute("PRAGMA cache_size = -65536")
                 conn.execute("PRAGMA wal_autocheckpoint = 16384")
-            except sqlite3.DatabaseError as e:
-                raise self._map(e) from None
+            except BaseException as e:
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                if isinstance(e, sqlite3.DatabaseError):
+                    raise self._map(e) from None
+                raise
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)

@@ -131,21 +131,19 @@ def market_options(fn):
     ]
     for opt in reversed(opts):
         fn = opt(fn)
-    return fn
+    from bot.data.commands import spec_options
+
+    return spec_options(fn)
 
 
-def _load_market(paths, n_events, seed, regime, cfg):
+def _load_market(paths, n_events, seed, regime, cfg, spec=None):
     if paths:
-        from bot.data.errors import DataError
-        from bot.data.readers import load_market_data
+        from bot.data.commands import load_input
 
-        try:
-            fmt, ev, inst = load_market_data(list(paths))
-        except DataError as e:
-            raise click.ClickException(str(e)) from None
+        fmt, ev, inst, how = load_input(list(paths), **(spec or {}))
         if fmt not in ("events", "tardis", "binance"):
             raise click.ClickException(f"{paths[0]}: {fmt} data has no order book to trade on")
-        return ev, inst, ", ".join(paths)
+        return ev, inst, f"{', '.join(paths)} (spec: {how.describe()})"
     from bot.data.synthetic import synthetic_market
 
     n = cfg.events if n_events is None else n_events
@@ -156,11 +154,17 @@ def _load_market(paths, n_events, seed, regime, cfg):
 
 def run_command(name, make, paths, n_events, seed, regime, interval, queue_model, latency_sigma,
                 show_fills, as_json, store_dsn, durability, strategy_view, run_id, resume_run,
-                more_paths, config_extra: dict):
+                more_paths, config_extra: dict, tick_size=None, lot_size=None, contract_size=None,
+                instruments_file=None):
     """Load the market, build the strategy (make(instrument)), run it, print the result."""
+    from bot.data.commands import spec_kwargs
+
+    spec = spec_kwargs(tick_size, lot_size, contract_size, instruments_file)
     if more_paths and not paths:
         raise click.UsageError(f"data files go after --data (bot4 {name} --data FILE...)")
     paths = tuple(paths) + tuple(more_paths)
+    if spec["overrides"] and not paths:
+        raise click.UsageError("--tick-size, --lot-size and --contract-size apply to recorded data (--data FILE)")
     if store_dsn is None:
         for opt, given in (("--durability", durability is not None), ("--run-id", run_id is not None),
                            ("--resume", resume_run is not None), ("--strategy-view", strategy_view != "wait")):
@@ -184,7 +188,7 @@ def run_command(name, make, paths, n_events, seed, regime, interval, queue_model
             interval_ns = parse_interval(interval)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--interval") from None
-    ev, inst, source = _load_market(paths, n_events, seed, regime, cfg)
+    ev, inst, source = _load_market(paths, n_events, seed, regime, cfg, spec)
     venue_cfg = VenueConfig(
         entry_latency=Latency(cfg.entry_latency_us * 1000, latency_sigma),
         ack_latency=Latency(cfg.ack_latency_us * 1000, latency_sigma),
