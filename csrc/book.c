@@ -1,5 +1,6 @@
 /* book.c - L2 order book: dense window + occupancy bitmap + sorted overflow per side,
- * and Binance diff sequencing with a buffer for diffs that arrive before the snapshot.
+ * and Binance diff sequencing (spot and futures rules, cited at seq_verdict) with a ring
+ * buffer for diffs that arrive while no snapshot is usable.
  *
  * Design, invariants and costs are stated in book.h. Notes on this file:
  *   - every allocation happens before the structure is mutated, so ENOMEM leaves the
@@ -315,7 +316,7 @@ void bot4_book_free(bot4_book *b)
     free(b->tmp_key);
     free(b->tmp_qty);
     free(b->pending);
-    free(b->draining);
+    free(b->scratch);
     memset(b, 0, sizeof(*b));
 }
 
@@ -326,6 +327,7 @@ void bot4_book_reset(bot4_book *b)
     b->state = BOT4_BOOK_WAIT_SNAPSHOT;
     b->needs_resync = 0;
     b->last_update_id = -1;
+    b->pending_head = 0;
     b->pending_n = 0;
     b->pending_msgs = 0;
     memset(&b->stats, 0, sizeof(b->stats));
@@ -503,49 +505,174 @@ static inline int64_t msg_len(const bot4_event *ev, int64_t n)
     return k < n ? k + 1 : n;
 }
 
-/* Keep a diff message for the next snapshot; when full, forget the oldest messages. */
-static int pending_push(bot4_book *b, const bot4_event *ev, int64_t n, int arriving)
+int bot4_book_set_sequencing(bot4_book *b, int mode)
 {
-    b->stats.diffs_buffered += arriving;
+    if (mode != BOT4_BOOK_SEQ_AUTO && mode != BOT4_BOOK_SEQ_SPOT && mode != BOT4_BOOK_SEQ_FUTURES)
+        return BOT4_BOOK_EINVAL;
+    b->sequencing = mode;
+    return BOT4_BOOK_OK;
+}
+
+/* The sequence rules, for a sequenced diff (u != SEQ_NONE) reaching a book that holds a
+ * snapshot (state SYNCING or LIVE). `last` is the snapshot's lastUpdateId L until a diff
+ * has been applied, then the last applied diff's u.
+ *
+ * Spot - Binance Spot API, "WebSocket Streams" > "How to manage a local order book
+ * correctly": "Drop any event where u is <= lastUpdateId in the snapshot"; "The first
+ * processed event should have U <= lastUpdateId+1 AND u >= lastUpdateId+1"; "each new
+ * event's U should be equal to the previous event's u+1", otherwise restart from the
+ * snapshot. Once live, an event with u <= the book's update id is ignored (the same
+ * section's update procedure: "If the event u (last update ID) is <= the update ID of
+ * your local order book, ignore the event").
+ *
+ * USD-M and COIN-M futures - Binance Derivatives API, "USDS-Margined Futures" (and
+ * "COIN-Margined Futures") > "WebSocket Market Streams" > "How to manage a local order
+ * book correctly": "Drop any event where u is < lastUpdateId in the snapshot"; "The
+ * first processed event should have U <= lastUpdateId AND u >= lastUpdateId"; "each new
+ * event's pu should be equal to the previous event's u, otherwise initialize the process
+ * from step 3" (the snapshot). Futures update ids are not consecutive, so only pu links
+ * one event to the next; the event with u == lastUpdateId is the first processed one.
+ *
+ * The market: b->sequencing, or with AUTO (the default) the diff itself - futures diffs
+ * carry pu and spot diffs never do, so seq_prev != SEQ_NONE means futures. */
+enum { SEQ_APPLY, SEQ_STALE, SEQ_GAP };
+
+static inline int seq_verdict(const bot4_book *b, int64_t U, int64_t u, int64_t pu)
+{
+    const int64_t last = b->last_update_id;
+    const int futures = b->sequencing == BOT4_BOOK_SEQ_FUTURES ||
+                        (b->sequencing == BOT4_BOOK_SEQ_AUTO && pu != BOT4_SEQ_NONE);
+    if (futures) {
+        if (b->state == BOT4_BOOK_LIVE)
+            return pu == last ? SEQ_APPLY : SEQ_GAP;
+        if (u < last)
+            return SEQ_STALE;
+        return U <= last ? SEQ_APPLY : SEQ_GAP; /* and u >= last */
+    }
+    if (u <= last)
+        return SEQ_STALE;
+    if (b->state == BOT4_BOOK_LIVE)
+        return U == last + 1 ? SEQ_APPLY : SEQ_GAP;
+    return U <= last + 1 ? SEQ_APPLY : SEQ_GAP; /* and u >= last + 1 */
+}
+
+/* ---- the diff buffer: a ring of rows (design and costs in book.h) */
+
+/* Ring index of the k-th buffered row, 0 <= k <= pending_n. */
+static inline int64_t ring_at(const bot4_book *b, int64_t k)
+{
+    int64_t i = b->pending_head + k;
+    return i >= b->pending_cap ? i - b->pending_cap : i;
+}
+
+/* Rows of the oldest buffered message: up to its END row, O(its rows). */
+static int64_t ring_first_len(const bot4_book *b)
+{
+    int64_t k = 0, i = b->pending_head;
+    while (k < b->pending_n && !(b->pending[i].flags & BOT4_EVF_END)) {
+        k++;
+        if (++i == b->pending_cap)
+            i = 0;
+    }
+    return k < b->pending_n ? k + 1 : b->pending_n;
+}
+
+static inline void ring_pop(bot4_book *b, int64_t len)
+{
+    b->pending_head = ring_at(b, len);
+    b->pending_n -= len;
+    b->pending_msgs--;
+    if (!b->pending_n)
+        b->pending_head = 0;
+}
+
+static inline void ring_clear(bot4_book *b)
+{
+    b->pending_head = 0;
+    b->pending_n = 0;
+    b->pending_msgs = 0;
+}
+
+/* Room for `need` rows (need <= pending_max): double up to pending_max, unwrapping the
+ * rows into the new array. Allocates first; on ENOMEM nothing has changed. */
+static int ring_grow(bot4_book *b, int64_t need)
+{
+    int64_t nc = b->pending_cap ? b->pending_cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    if (nc > b->pending_max)
+        nc = b->pending_max;
+    bot4_event *p = malloc((size_t)nc * sizeof(bot4_event));
+    if (!p)
+        return BOT4_BOOK_ENOMEM;
+    int64_t first = b->pending_cap - b->pending_head;
+    if (first > b->pending_n)
+        first = b->pending_n;
+    if (b->pending_n) {
+        memcpy(p, b->pending + b->pending_head, (size_t)first * sizeof(bot4_event));
+        memcpy(p + first, b->pending, (size_t)(b->pending_n - first) * sizeof(bot4_event));
+    }
+    b->stats.diffs_buffer_rows_copied += b->pending_n;
+    free(b->pending);
+    b->pending = p;
+    b->pending_cap = nc;
+    b->pending_head = 0;
+    return BOT4_BOOK_OK;
+}
+
+/* Keep an arriving diff message for the next snapshot; when full, forget the oldest
+ * messages (a newer snapshot supersedes them first). */
+static int pending_push(bot4_book *b, const bot4_event *ev, int64_t n)
+{
+    b->stats.diffs_buffered++;
     if (n > b->pending_max) {
         b->stats.diffs_buffer_dropped++;
         return BOT4_BOOK_OK;
     }
-    if (b->pending_n + n > b->pending_max) {
-        int64_t cut = 0;
-        while (b->pending_n - cut + n > b->pending_max) {
-            cut += msg_len(b->pending + cut, b->pending_n - cut);
-            b->pending_msgs--;
-            b->stats.diffs_buffer_dropped++;
-        }
-        memmove(b->pending, b->pending + cut, (size_t)(b->pending_n - cut) * sizeof(bot4_event));
-        b->pending_n -= cut;
+    while (b->pending_n + n > b->pending_max) {
+        ring_pop(b, ring_first_len(b));
+        b->stats.diffs_buffer_dropped++;
     }
-    if (b->pending_n + n > b->pending_cap) {
-        int64_t nc = b->pending_cap ? b->pending_cap : 1024;
-        while (nc < b->pending_n + n)
-            nc *= 2;
-        if (nc > b->pending_max)
-            nc = b->pending_max;
-        bot4_event *p = realloc(b->pending, (size_t)nc * sizeof(bot4_event));
-        if (!p)
-            return BOT4_BOOK_ENOMEM;
-        b->pending = p;
-        b->pending_cap = nc;
-    }
-    memcpy(b->pending + b->pending_n, ev, (size_t)n * sizeof(bot4_event));
+    if (b->pending_n + n > b->pending_cap && ring_grow(b, b->pending_n + n))
+        return BOT4_BOOK_ENOMEM;
+    int64_t tail = ring_at(b, b->pending_n); /* pending_n < pending_cap here */
+    int64_t first = b->pending_cap - tail;
+    if (first > n)
+        first = n;
+    memcpy(b->pending + tail, ev, (size_t)first * sizeof(bot4_event));
+    memcpy(b->pending, ev + first, (size_t)(n - first) * sizeof(bot4_event));
     b->pending_n += n;
     b->pending_msgs++;
+    b->stats.diffs_buffer_rows_copied += n;
     return BOT4_BOOK_OK;
 }
 
+/* The oldest buffered message as contiguous rows: in place, or (when it wraps) copied
+ * into the scratch buffer. NULL on ENOMEM. */
+static const bot4_event *ring_first(bot4_book *b, int64_t len)
+{
+    int64_t first = b->pending_cap - b->pending_head;
+    if (len <= first)
+        return b->pending + b->pending_head;
+    if (len > b->scratch_cap) {
+        bot4_event *p = realloc(b->scratch, (size_t)len * sizeof(bot4_event));
+        if (!p)
+            return NULL;
+        b->scratch = p;
+        b->scratch_cap = len;
+    }
+    memcpy(b->scratch, b->pending + b->pending_head, (size_t)first * sizeof(bot4_event));
+    memcpy(b->scratch + first, b->pending, (size_t)(len - first) * sizeof(bot4_event));
+    b->stats.diffs_buffer_rows_copied += len;
+    return b->scratch;
+}
+
+/* A sequence break: nothing more is applied until a snapshot. */
 static void mark_gap(bot4_book *b)
 {
     b->stats.gaps++;
     b->needs_resync = 1;
     b->state = BOT4_BOOK_WAIT_SNAPSHOT;
-    b->pending_n = 0;
-    b->pending_msgs = 0;
 }
 
 /* Memory failure mid-message: the levels are no longer trustworthy. */
@@ -553,41 +680,14 @@ static int fail_nomem(bot4_book *b)
 {
     b->needs_resync = 1;
     b->state = BOT4_BOOK_WAIT_SNAPSHOT;
-    b->pending_n = 0;
-    b->pending_msgs = 0;
+    ring_clear(b);
     return BOT4_BOOK_ENOMEM;
 }
 
-/* One diff message ev[0..n) under Binance's rules. */
-static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo *out, int64_t *n_out,
-                   int arriving)
+/* Apply the levels of the diff message ev[0..n) that the rules accepted. */
+static int apply_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo *out,
+                      int64_t *n_out)
 {
-    int64_t U = ev[0].seq_first, u = ev[0].seq_last, pu = ev[0].seq_prev;
-    if (u == BOT4_SEQ_NONE) { /* unsequenced feed (e.g. Tardis): applied on top of a snapshot */
-        if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
-            b->stats.diffs_no_snapshot++;
-            return BOT4_BOOK_OK;
-        }
-    } else if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
-        return pending_push(b, ev, n, arriving) ? fail_nomem(b) : BOT4_BOOK_OK;
-    }
-    int64_t last = b->last_update_id;
-    int ok;
-    if (u == BOT4_SEQ_NONE) {
-        ok = 1;
-    } else if (u <= last) {
-        b->stats.diffs_stale++;
-        return BOT4_BOOK_OK;
-    } else if (b->state == BOT4_BOOK_SYNCING)
-        ok = U <= last + 1; /* and last + 1 <= u, since u > last */
-    else if (pu != BOT4_SEQ_NONE)
-        ok = pu == last;
-    else
-        ok = U == last + 1;
-    if (!ok) {
-        mark_gap(b);
-        return pending_push(b, ev, n, arriving) ? fail_nomem(b) : BOT4_BOOK_OK;
-    }
     int64_t applied = 0;
     for (int64_t k = 0; k < n; k++) {
         int sd = ev[k].side;
@@ -606,6 +706,7 @@ static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo 
             return fail_nomem(b);
         applied++;
     }
+    const int64_t u = ev[0].seq_last;
     b->stats.level_updates += applied;
     b->stats.diffs_applied++;
     b->state = BOT4_BOOK_LIVE;
@@ -621,27 +722,54 @@ static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo 
     return BOT4_BOOK_OK;
 }
 
-/* After a snapshot: run the buffered diffs through the rules (a gap among them re-buffers
- * the rest, since the state is back to waiting). */
+/* One arriving diff message ev[0..n). */
+static int on_diff(bot4_book *b, const bot4_event *ev, int64_t n, bot4_book_bbo *out, int64_t *n_out)
+{
+    const int64_t u = ev[0].seq_last;
+    if (u == BOT4_SEQ_NONE) { /* unsequenced feed (e.g. Tardis): applied on top of a snapshot */
+        if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
+            b->stats.diffs_no_snapshot++;
+            return BOT4_BOOK_OK;
+        }
+    } else if (b->state == BOT4_BOOK_WAIT_SNAPSHOT) {
+        return pending_push(b, ev, n) ? fail_nomem(b) : BOT4_BOOK_OK;
+    } else {
+        int v = seq_verdict(b, ev[0].seq_first, u, ev[0].seq_prev);
+        if (v == SEQ_STALE) {
+            b->stats.diffs_stale++;
+            return BOT4_BOOK_OK;
+        }
+        if (v == SEQ_GAP) { /* the buffer is empty outside WAIT_SNAPSHOT */
+            mark_gap(b);
+            return pending_push(b, ev, n) ? fail_nomem(b) : BOT4_BOOK_OK;
+        }
+    }
+    return apply_diff(b, ev, n, out, n_out);
+}
+
+/* After a snapshot: run the buffered diffs through the rules, oldest first. A gap among
+ * them leaves the breaking diff and every later one buffered, in place, for the next
+ * snapshot. Cost O(rows drained), plus the copy of at most one wrapped message. */
 static int drain_pending(bot4_book *b, bot4_book_bbo *out, int64_t *n_out)
 {
-    if (!b->pending_n)
-        return BOT4_BOOK_OK;
-    /* swap buffers: on_diff may buffer again (after a gap) into an empty `pending` */
-    bot4_event *rows = b->pending;
-    int64_t rows_cap = b->pending_cap, n = b->pending_n;
-    b->pending = b->draining;
-    b->pending_cap = b->draining_cap;
-    b->draining = rows;
-    b->draining_cap = rows_cap;
-    b->pending_n = 0;
-    b->pending_msgs = 0;
-    for (int64_t k = 0; k < n;) {
-        int64_t len = msg_len(rows + k, n - k);
-        int rc = on_diff(b, rows + k, len, out, n_out, 0);
-        if (rc)
-            return rc;
-        k += len;
+    while (b->pending_n) {
+        int64_t len = ring_first_len(b);
+        const bot4_event *m = ring_first(b, len);
+        if (!m)
+            return fail_nomem(b);
+        int v = seq_verdict(b, m[0].seq_first, m[0].seq_last, m[0].seq_prev);
+        if (v == SEQ_GAP) {
+            mark_gap(b);
+            return BOT4_BOOK_OK;
+        }
+        if (v == SEQ_STALE) {
+            b->stats.diffs_stale++;
+        } else {
+            int rc = apply_diff(b, m, len, out, n_out); /* pushes nothing: m stays valid */
+            if (rc)
+                return rc;
+        }
+        ring_pop(b, len);
     }
     return BOT4_BOOK_OK;
 }
@@ -673,6 +801,7 @@ int bot4_book_apply_snapshot(bot4_book *b, const int64_t *bid_px, const int64_t 
                              int64_t n_ask, int64_t last_update_id, bot4_book_bbo *out,
                              int64_t *n_out)
 {
+    *n_out = 0;
     const int64_t best[2] = {n_bid ? bid_px[0] : 0, n_ask ? ask_px[0] : 0};
     const int have[2] = {n_bid > 0, n_ask > 0};
     snapshot_begin(b, best, have);
@@ -700,7 +829,7 @@ int bot4_book_apply_batch(bot4_book *b, const bot4_event *ev, int64_t n, bot4_bo
         uint8_t kind = ev[r].kind;
         if (kind == BOT4_EV_UPDATE) {
             int64_t len = msg_len(ev + r, n - r);
-            int rc = on_diff(b, ev + r, len, out, n_out, 1);
+            int rc = on_diff(b, ev + r, len, out, n_out);
             if (rc)
                 return rc;
             r += len;

@@ -39,6 +39,20 @@
  * Sequence tracking (Binance): see bot4_book_apply_batch below. Prices must be in
  * (0, BOT4_BOOK_PRICE_MAX]; quantities >= 0. The Cython layer checks both, so the C
  * trusts them. Functions return BOT4_BOOK_OK or a negative status; nothing aborts/prints.
+ *
+ * Diff buffer (diffs that arrive while no snapshot is usable): a ring of at most
+ * pending_max event rows, whole messages in arrival order starting at row pending_head.
+ * Invariants: 0 <= pending_n <= pending_cap <= pending_max; the rows of one message are
+ * consecutive modulo pending_cap (a message may wrap past the array's end); the book
+ * holds buffered rows only while it waits for a snapshot (state WAIT_SNAPSHOT).
+ * Costs: buffering a message of n rows copies its n rows in, O(n), whatever the ring
+ * holds; when full, the oldest messages are dropped (each counted in diffs_buffer_dropped)
+ * by finding their END rows, O(rows dropped) - every row is dropped at most once, so the
+ * amortized cost is O(1) per row. The ring grows by doubling up to pending_max, moving
+ * its rows once per doubling (O(1) amortized per row). Draining after a snapshot hands
+ * each message to the sequence rules in place; a message that wraps is first copied into
+ * a scratch buffer, O(its rows), at most one message per trip round the ring. Every row
+ * written or moved inside the buffer is counted in stats.diffs_buffer_rows_copied.
  */
 #ifndef BOT4_BOOK_H
 #define BOT4_BOOK_H
@@ -79,7 +93,7 @@ typedef struct bot4_book_stats {
     int64_t level_updates;    /* level updates applied (diff rows, snapshot rows, update()) */
     int64_t snapshots;        /* snapshots applied */
     int64_t diffs_applied;    /* diff messages applied */
-    int64_t diffs_stale;      /* diff messages dropped because u <= last applied id */
+    int64_t diffs_stale;      /* diff messages dropped as older than the book (see rules) */
     int64_t diffs_buffered;   /* diff messages received while waiting for a snapshot */
     int64_t diffs_buffer_dropped; /* buffered diffs discarded because the buffer was full */
     int64_t diffs_no_snapshot; /* unsequenced diffs dropped: no snapshot applied yet */
@@ -88,6 +102,7 @@ typedef struct bot4_book_stats {
     int64_t crossed;          /* messages after which best bid >= best ask */
     int64_t rows_skipped;     /* trade and quote rows (not book events) */
     int64_t bbo_written;      /* rows written to the BBO output */
+    int64_t diffs_buffer_rows_copied; /* rows written or moved inside the diff buffer */
 } bot4_book_stats;
 
 /* One row per applied diff message: the top of book after it. Empty side: price 0, qty 0. */
@@ -99,8 +114,14 @@ typedef struct bot4_book_bbo {
 
 enum { /* sequence state */
     BOT4_BOOK_WAIT_SNAPSHOT = 0, /* no usable snapshot: diffs are buffered, not applied */
-    BOT4_BOOK_SYNCING = 1,       /* snapshot applied, waiting for the diff straddling L+1 */
+    BOT4_BOOK_SYNCING = 1,       /* snapshot applied, waiting for the diff straddling it */
     BOT4_BOOK_LIVE = 2,          /* in sequence */
+};
+
+enum { /* which Binance sequencing rule a sequenced diff is checked against */
+    BOT4_BOOK_SEQ_AUTO = 0,    /* per message: futures when it carries pu (seq_prev != SEQ_NONE) */
+    BOT4_BOOK_SEQ_SPOT = 1,    /* always the spot rule (pu ignored) */
+    BOT4_BOOK_SEQ_FUTURES = 2, /* always the USD-M/COIN-M rule (a diff without pu is a gap) */
 };
 
 typedef struct bot4_book {
@@ -111,11 +132,17 @@ typedef struct bot4_book {
     int64_t *tmp_key, *tmp_qty; int64_t tmp_cap;   /* re-centring scratch */
     /* sequence */
     int state;
+    int sequencing;           /* BOT4_BOOK_SEQ_*: AUTO after init */
     int needs_resync;         /* a gap happened and no snapshot has been applied since */
     int64_t last_update_id;   /* snapshot lastUpdateId, then the last applied u; -1 none */
-    bot4_event *pending; int64_t pending_n, pending_cap, pending_msgs;
-    bot4_event *draining; int64_t draining_cap;
+    /* diff buffer: a ring (see the header comment) */
+    bot4_event *pending;      /* [pending_cap] rows */
+    int64_t pending_cap;      /* rows allocated, grows by doubling up to pending_max */
+    int64_t pending_head;     /* ring index of the oldest buffered row */
+    int64_t pending_n;        /* rows buffered */
+    int64_t pending_msgs;     /* messages buffered */
     int64_t pending_max;      /* max rows buffered while waiting for a snapshot */
+    bot4_event *scratch; int64_t scratch_cap;   /* a wrapped message, made contiguous */
     bot4_book_stats stats;
 } bot4_book;
 
@@ -150,13 +177,16 @@ typedef struct bot4_book_verr {
 int bot4_book_init(bot4_book *b, int64_t window, int64_t pending_max);
 void bot4_book_free(bot4_book *b);
 void bot4_book_reset(bot4_book *b);   /* empty book, no snapshot, counters zeroed */
+/* Sequencing rule (BOT4_BOOK_SEQ_*), kept across reset. EINVAL for another value. */
+int bot4_book_set_sequencing(bot4_book *b, int mode);
 
 /* One level: qty 0 deletes (absent level: no-op). No sequence checks. */
 int bot4_book_update(bot4_book *b, int side, int64_t price, int64_t qty);
 
 /* Replace the book: bids strictly descending, asks strictly ascending, qty > 0, not crossed
  * (the caller checks). Sets lastUpdateId and replays diffs buffered while waiting; bbo
- * rows for the replayed diffs go to out (may be NULL) - out_cap must be >= pending_msgs. */
+ * rows for the replayed diffs go to out (may be NULL) - out_cap must be >= pending_msgs;
+ * *n_out = rows written. */
 int bot4_book_apply_snapshot(bot4_book *b, const int64_t *bid_px, const int64_t *bid_qty,
                              int64_t n_bid, const int64_t *ask_px, const int64_t *ask_qty,
                              int64_t n_ask, int64_t last_update_id, bot4_book_bbo *out,
@@ -183,14 +213,18 @@ int bot4_book_validate_rows(bot4_book_vstate *v, const bot4_event *ev, int64_t f
 int bot4_book_validate_end(const bot4_book_vstate *v, const bot4_event *ev, bot4_book_verr *err);
 
 /* Apply a validated batch (see bot4_book_validate_batch) in row order:
- *   snapshot message (rows BEGIN..END): replaces the book, lastUpdateId = seq_last, then
- *     replays the diffs buffered while waiting for it;
- *   diff message (U = seq_first, u = seq_last, pu = seq_prev):
- *     waiting for a snapshot -> buffered (Binance: "buffer the events");
- *     u <= last applied id   -> dropped as stale;
- *     first after a snapshot -> applied if U <= L+1 <= u, else a gap;
- *     afterwards             -> applied if U == prev u + 1 (seq_prev == -1, spot) or
- *                               pu == prev u (futures), else a gap.
+ *   snapshot message (rows BEGIN..END): replaces the book, lastUpdateId L = seq_last, then
+ *     replays the diffs buffered while waiting for it, oldest first;
+ *   diff message (U = seq_first, u = seq_last, pu = seq_prev), while waiting for a
+ *     snapshot: buffered (Binance: "buffer the events"); otherwise checked against the
+ *     rule of its market - futures when b->sequencing is FUTURES, or AUTO and the diff
+ *     carries pu (spot diffs never do); spot otherwise. With `last` = L until a diff is
+ *     applied, then that diff's u:
+ *       spot, first after the snapshot: u <= L stale; applied if U <= L+1 (<= u); else gap;
+ *       spot, afterwards:               u <= last stale; applied if U == last+1; else gap;
+ *       futures, first after snapshot:  u < L stale; applied if U <= L (<= u); else gap;
+ *       futures, afterwards:            applied if pu == last; else gap.
+ *     (book.c cites the Binance documents these come from.)
  *   A gap marks the book needs_resync, back to waiting: nothing more is applied until a
  *   snapshot (the breaking diff is buffered for it).
  *   Unsequenced feeds (seq_last == SEQ_NONE, e.g. Tardis): a snapshot sets no

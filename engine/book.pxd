@@ -10,6 +10,9 @@ cdef extern from "book.h":
         BOT4_BOOK_WAIT_SNAPSHOT
         BOT4_BOOK_SYNCING
         BOT4_BOOK_LIVE
+        BOT4_BOOK_SEQ_AUTO
+        BOT4_BOOK_SEQ_SPOT
+        BOT4_BOOK_SEQ_FUTURES
 
     int64_t BOT4_BOOK_PRICE_MAX
     int64_t BOT4_BOOK_WINDOW_MIN
@@ -31,6 +34,7 @@ cdef extern from "book.h":
         int64_t crossed
         int64_t rows_skipped
         int64_t bbo_written
+        int64_t diffs_buffer_rows_copied
 
     ctypedef struct bot4_book_bbo:
         int64_t u
@@ -43,6 +47,7 @@ cdef extern from "book.h":
     ctypedef struct bot4_book:
         int64_t window
         int state
+        int sequencing
         int needs_resync
         int64_t last_update_id
         int64_t pending_n
@@ -58,6 +63,7 @@ cdef extern from "book.h":
     int bot4_book_init(bot4_book *b, int64_t window, int64_t pending_max) nogil
     void bot4_book_free(bot4_book *b) nogil
     void bot4_book_reset(bot4_book *b) nogil
+    int bot4_book_set_sequencing(bot4_book *b, int mode) nogil
     int bot4_book_update(bot4_book *b, int side, int64_t price, int64_t qty) nogil
     int bot4_book_apply_snapshot(bot4_book *b, const int64_t *bid_px, const int64_t *bid_qty,
                                  int64_t n_bid, const int64_t *ask_px, const int64_t *ask_qty,

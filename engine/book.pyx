@@ -17,8 +17,8 @@ Batch input is a 1-D C-contiguous array of exactly ``engine.events.EVENT_DTYPE``
     sends them), quantities > 0, not crossed;
   * trade and quote rows are validated for range and counted as skipped.
 Diffs that arrive before the first snapshot (or after a gap) are BUFFERED, as Binance's
-procedure says, and run through the sequence rules when the next snapshot arrives;
-see ``Book.apply_batch``.
+procedure says, and run through the sequence rules (spot or futures) when the next
+snapshot arrives; see ``Book.apply_batch``.
 """
 
 from collections import namedtuple
@@ -73,7 +73,12 @@ assert BBO_DTYPE.itemsize == sizeof(bot4_book_bbo)
 
 STATS_FIELDS = ("rows", "level_updates", "snapshots", "diffs_applied", "diffs_stale",
                 "diffs_buffered", "diffs_buffer_dropped", "diffs_no_snapshot", "gaps", "resyncs",
-                "crossed", "rows_skipped", "bbo_written")
+                "crossed", "rows_skipped", "bbo_written", "diffs_buffer_rows_copied")
+
+#: Book(sequencing=...): which Binance rule checks sequenced diffs (see Book.apply_batch).
+SEQUENCING = {"auto": BOT4_BOOK_SEQ_AUTO, "spot": BOT4_BOOK_SEQ_SPOT,
+              "futures": BOT4_BOOK_SEQ_FUTURES}
+_SEQUENCING_NAMES = {v: k for k, v in SEQUENCING.items()}
 
 FillCost = namedtuple("FillCost", "filled notional vwap levels complete")
 FillCost.__doc__ = """Walking one side from the touch to take `qty` lots.
@@ -126,6 +131,7 @@ cdef inline object _stats_dict(const bot4_book_stats *s):
         "diffs_no_snapshot": s.diffs_no_snapshot,
         "gaps": s.gaps, "resyncs": s.resyncs, "crossed": s.crossed,
         "rows_skipped": s.rows_skipped, "bbo_written": s.bbo_written,
+        "diffs_buffer_rows_copied": s.diffs_buffer_rows_copied,
     }
 
 
@@ -139,6 +145,12 @@ cdef inline int _idle(Book book) except -1:
         raise RuntimeError("book is being updated by apply_batch/apply_snapshot in another "
                            "thread; a Book is not thread-safe (guard it with a lock)")
     return 0
+
+
+cdef int _sequencing_mode(object name) except -1:
+    if not isinstance(name, str) or name not in SEQUENCING:
+        raise ValueError(f"sequencing must be one of {', '.join(map(repr, SEQUENCING))}, got {name!r}")
+    return SEQUENCING[name]
 
 
 cdef inline int _check_side(int64_t side) except -1:
@@ -267,10 +279,14 @@ def top_many(books, out):
 cdef class Book:
     """L2 book of one instrument: int64 price ticks (> 0), int64 lots (>= 0).
 
-    Book(window_ticks=131072, pending_rows=262144): window_ticks is the dense window per
-    side around the touch (a power of two, 4096 .. 16777216: set it to cover where most
-    updates land, e.g. 2^17 ticks = 1,311 USD at tick 0.01); pending_rows bounds the rows of
-    diffs buffered while waiting for a snapshot (oldest dropped and counted beyond it).
+    Book(window_ticks=131072, pending_rows=262144, sequencing="auto"): window_ticks is the
+    dense window per side around the touch (a power of two, 4096 .. 16777216: set it to
+    cover where most updates land, e.g. 2^17 ticks = 1,311 USD at tick 0.01); pending_rows
+    bounds the rows of diffs buffered while waiting for a snapshot, a ring (oldest messages
+    dropped and counted in diffs_buffer_dropped beyond it, O(1) per buffered row);
+    sequencing picks Binance's rule for sequenced diffs: "spot", "futures" (USD-M and
+    COIN-M), or "auto" (each diff by itself: futures when it carries pu, seq_prev != -1,
+    which spot diffs never do).
 
     Not thread-safe: apply_batch/apply_snapshot release the GIL, and any call made on the
     same Book from another thread meanwhile raises RuntimeError instead of racing. The
@@ -278,11 +294,12 @@ cdef class Book:
     """
 
     def __cinit__(self, window_ticks=BOT4_BOOK_WINDOW_DEFAULT,
-                  pending_rows=BOT4_BOOK_PENDING_DEFAULT):
+                  pending_rows=BOT4_BOOK_PENDING_DEFAULT, sequencing="auto"):
         self.ready = False
         self.busy = False
         cdef int64_t window = _int64(window_ticks, "window_ticks")
         cdef int64_t pending = _int64(pending_rows, "pending_rows")
+        cdef int mode = _sequencing_mode(sequencing)
         if (window < BOT4_BOOK_WINDOW_MIN or window > BOT4_BOOK_WINDOW_MAX
                 or (window & (window - 1))):
             raise ValueError(f"window_ticks must be a power of two in {BOT4_BOOK_WINDOW_MIN}.."
@@ -291,6 +308,7 @@ cdef class Book:
             raise ValueError(f"pending_rows must be >= 1, got {pending}")
         if bot4_book_init(&self.b, window, pending) != BOT4_BOOK_OK:
             raise MemoryError("book: cannot allocate the windows")
+        bot4_book_set_sequencing(&self.b, mode)
         self.ready = True
 
     def __dealloc__(self):
@@ -363,7 +381,8 @@ cdef class Book:
     def apply_snapshot(self, bid_prices, bid_qtys, ask_prices, ask_qtys, last_update_id):
         """Replace the book. Bids strictly descending, asks strictly ascending (best
         first), qty > 0, not crossed. last_update_id (>= 0) is Binance's lastUpdateId:
-        diffs with u <= it are stale; diffs buffered while waiting are then replayed.
+        diffs older than it are stale (rules: see apply_batch); diffs buffered while
+        waiting are then replayed.
         last_update_id=None: an unsequenced feed (no lastUpdateId).
         Returns the number of buffered diff messages that were applied."""
         _idle(self)
@@ -412,12 +431,15 @@ cdef class Book:
         """Apply a whole event array in one C call (GIL released), after validating all of
         it (nothing is applied if any row is bad).
 
-        Sequence rules (Binance): a snapshot message replaces the book and sets
-        lastUpdateId L; diffs with u <= L (or <= the last applied u) are dropped as stale;
-        the first applied diff must have U <= L+1 <= u; then U == prev u + 1 (spot,
-        seq_prev == -1) or pu == prev u (futures). A break is a gap: needs_resync is set,
-        nothing is applied until the next snapshot. Diffs that arrive while waiting for a
-        snapshot are buffered and replayed through these rules when it arrives.
+        Sequence rules (Binance, "How to manage a local order book correctly"; cited in
+        csrc/book.c): a snapshot message replaces the book and sets lastUpdateId L. The
+        market of a diff is self.sequencing, or with "auto" futures when it carries pu.
+          spot:    u <= L stale; the first applied has U <= L+1 <= u; then u <= prev u
+                   stale, U == prev u + 1 applied;
+          futures: u < L stale; the first applied has U <= L <= u; then pu == prev u.
+        Anything else is a gap: needs_resync is set, nothing is applied until the next
+        snapshot. Diffs that arrive while waiting for a snapshot are buffered (a ring of
+        pending_rows rows) and replayed through these rules when it arrives.
         Unsequenced messages (seq_last == -1, e.g. Tardis) skip the checks: a diff is
         applied whenever a snapshot has been (else counted in diffs_no_snapshot).
 
@@ -621,6 +643,18 @@ cdef class Book:
         """Diff messages buffered while waiting for a snapshot."""
         _idle(self)
         return self.b.pending_msgs
+
+    @property
+    def sequencing(self):
+        """Binance rule for sequenced diffs: 'auto' (futures when a diff carries pu),
+        'spot' or 'futures'. Settable; kept across reset()."""
+        _idle(self)
+        return _SEQUENCING_NAMES[self.b.sequencing]
+
+    @sequencing.setter
+    def sequencing(self, name):
+        _idle(self)
+        bot4_book_set_sequencing(&self.b, _sequencing_mode(name))
 
     @property
     def window_ticks(self):
