@@ -29,7 +29,7 @@ def _parse_value(text: str):
         try:
             return conv(text)
         except ValueError:
-            pass
+            continue
     if text.lower() in _PARAM_TRUE:
         return True
     if text.lower() in _PARAM_FALSE:
