@@ -159,6 +159,24 @@ cdef inline int _check_side(int64_t side) except -1:
     return 0
 
 
+def check_events(events):
+    """Validate an event batch once for a replayer that keeps it (the simulated venue and
+    its driver): `events` must be a contiguous EVENT_DTYPE array that passes
+    bot4_book_validate_batch; ValueError naming the row, field and value otherwise.
+    Returns the number of diff messages in it."""
+    cdef cnp.ndarray ev = events
+    cdef const bot4_event *p = <const bot4_event *>cnp.PyArray_DATA(ev)
+    cdef int64_t n = ev.shape[0], n_diffs = 0
+    cdef bot4_book_verr err
+    cdef int rc
+    with nogil:
+        rc = bot4_book_validate_batch(p, n, &err, &n_diffs)
+    if rc != BOT4_BOOK_OK:
+        field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
+        raise ValueError(f"events row {err.row}: {field} = {err.value}: {why}")
+    return n_diffs
+
+
 def _level_array(name, x, check_price):
     """x as a 1-D C-contiguous int64 array, or a ValueError/TypeError naming name."""
     if isinstance(x, np.ndarray):

@@ -26,13 +26,11 @@ from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t, uint64_t
 from libc.string cimport memcpy
 
 from engine.args cimport check_int
-from engine.book cimport (
-    BOT4_BOOK_OK, BOT4_BOOK_WINDOW_DEFAULT, bot4_book_top, bot4_book_validate_batch,
-    bot4_book_verr,
-)
+from engine.book cimport BOT4_BOOK_OK, BOT4_BOOK_WINDOW_DEFAULT, bot4_book_top
 from engine.events cimport bot4_event
 from engine.simdriver cimport *
 
+from engine.book import check_events
 from engine.events import EVENT_DTYPE
 
 cnp.import_array()
@@ -163,18 +161,11 @@ cdef class SimDriver:
         cfg.max_orders = check_int(max_orders, "max_orders", 1, BOT4_SD_MAX_ORDERS_MAX)
         cfg.book_window = check_int(book_window, "book_window", 1, I64_MAX)
         cfg.seed = <uint64_t>check_int(seed, "seed", 0, (1 << 64) - 1)
-        cdef bot4_book_verr err
-        cdef int64_t n_diffs = 0
         cdef cnp.ndarray ev = events
         cdef const bot4_event *p = <const bot4_event *>cnp.PyArray_DATA(ev)
         cdef int64_t n = ev.shape[0]
         cdef int rc
-        with nogil:
-            rc = bot4_book_validate_batch(p, n, &err, &n_diffs)
-        if rc != BOT4_BOOK_OK:
-            from engine.book import _VERR
-            field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
-            raise ValueError(f"events row {err.row}: {field} = {err.value}: {why}")
+        check_events(ev)
         rc = bot4_sd_init(&self.d, &cfg, p, n)
         if rc == BOT4_SD_ENOMEM:
             raise MemoryError("cannot allocate the simulated venue")

@@ -15,11 +15,12 @@ from libc.stdint cimport INT32_MAX, INT64_MAX, INT64_MIN, int32_t, int64_t
 
 from engine.book cimport (
     BOT4_BOOK_OK, BOT4_BOOK_WINDOW_DEFAULT, bot4_book_best, bot4_book_depth_at, bot4_book_top,
-    bot4_book_validate_batch, bot4_book_verr, bot4_event,
+    bot4_event,
 )
 from engine.args cimport check_choice, check_int64
 from engine.simvenue cimport *
 
+from engine.book import check_events
 from engine.events import EVENT_DTYPE
 
 cnp.import_array()
@@ -64,18 +65,11 @@ cdef class VenueCore:
         cdef int64_t win = _int("window", window)
         if not (queue_power > 0):
             raise ValueError(f"queue_power must be > 0, got {queue_power}")
-        cdef bot4_book_verr err
-        cdef int64_t n_diffs = 0
         cdef cnp.ndarray ev = events
         cdef int rc
         cdef const bot4_event *p = <const bot4_event *>cnp.PyArray_DATA(ev)
         cdef int64_t n = ev.shape[0]
-        with nogil:
-            rc = bot4_book_validate_batch(p, n, &err, &n_diffs)
-        if rc != BOT4_BOOK_OK:
-            from engine.book import _VERR
-            field, why = _VERR.get(err.reason, ("?", f"reason {err.reason}"))
-            raise ValueError(f"events row {err.row}: {field} = {err.value}: {why}")
+        check_events(ev)
         rc = bot4_sv_init(&self.v, <int32_t>n_orders_max, qm, queue_power, win)
         if rc == BOT4_SV_ENOMEM:
             raise MemoryError("cannot allocate the simulated venue")
