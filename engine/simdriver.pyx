@@ -57,6 +57,7 @@ TERMINAL_STATES = frozenset({"filled", "cancelled", "rejected", "expired"})
 SIDES = ("buy", "sell")
 _SIDE = {"buy": 0, "sell": 1}
 TIFS = {"gtc": 0, "ioc": 1, "fok": 2, "gtd": 3}
+_TIF_NAMES = tuple(TIFS)
 QUEUE_MODELS = {"risk_averse": 0, "power": 1, "log": 2}
 
 cdef int64_t I64_MAX = INT64_MAX
@@ -429,7 +430,7 @@ cdef class SimDriver:
         does (venue_price, venue_qty, venue_filled)."""
         cdef const bot4_sd_order *o = bot4_sd_order_get(&self.d, self._known(id))
         return {"side": SIDES[o.side], "kind": "stop" if o.kind == BOT4_SD_STOP else "limit",
-                "state": STATES[o.state], "price": o.oms_price, "qty": o.oms_qty,
+                "tif": _TIF_NAMES[o.tif], "state": STATES[o.state], "price": o.oms_price, "qty": o.oms_qty,
                 "filled": o.oms_filled, "venue_price": o.price, "venue_qty": o.qty,
                 "venue_filled": o.filled}
 

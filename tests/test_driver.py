@@ -129,19 +129,24 @@ def synth20k():
 
 
 def check_books(res, venue, strat):
-    oms, inst = res.oms, res.instrument
-    p = oms.portfolio
+    inst = res.instrument
+    p = res.portfolio
     assert p.conservation_gap() == 0
     pos = p.position(inst.symbol)
     # the OMS's orders hold exactly the fills the venue reported, and the strategy was told each
     per_order = Counter()
     for f in res.fills:
         per_order[f.client_id] += f.qty
-    for cid, o in oms.orders.items():
+    assert set(res.orders) >= set(per_order)
+    for cid, o in res.orders.items():
         assert o.filled == per_order[cid], cid
         assert o.state.terminal or o.filled < o.qty, (cid, o.state)
     assert len(strat.told_fills) == len(res.fills)
-    # the C driver's integer books equal the OMS portfolio
+    # the orders of contingent groups, kept by the OMS, agree with the venue's C driver
+    for cid, o in res.oms.orders.items():
+        v = venue.order(cid)
+        assert (v.state, v.filled, v.qty, v.price) == (o.state, o.filled, o.qty, o.price), cid
+    # the C driver's integer books equal the portfolio booked from the fills
     acct = venue.account()
     assert acct["position"] == pos.qty
     assert Fraction(acct["cash"]) == p.cash - p.initial_cash + p.fees_paid

@@ -163,19 +163,17 @@ class Context:
         return self._d.told.position
 
     def balances(self) -> dict[str, Fraction]:
-        """Flows since the start, exact, from the fills booked so far: the base asset in
-        lots and the quote asset (cash after fees) in tick-lots."""
-        p = self._d.oms.portfolio
-        return {"base_lots": Fraction(p.position(self._d.oms.symbol).qty),
-                "quote_ticklots": p.cash - p.initial_cash}
+        """Flows since the start, exact, from the fills the venue reported so far: the base
+        asset in lots and the quote asset (cash after fees) in tick-lots."""
+        return self._d.balances()
 
     def order(self, client_id: str) -> Order:
-        return self._d.oms._get(client_id)
+        """The order as the strategy knows it (bot.model.Order)."""
+        return self._d.order(client_id)
 
     def open_orders(self) -> list[Order]:
         """Orders the strategy has been told are working (or that it sent and awaits)."""
-        told = self._d.told
-        return [self._d.oms.orders[c] for c in told.open_ids()]
+        return [self._d.order(c) for c in self._d.told.open_ids()]
 
     def is_open(self, client_id: str) -> bool:
         return self._d.told.live(client_id)

@@ -5,14 +5,22 @@ The venue owns the event loop (bot.venues.base.Venue.run): for the simulated ven
 C (engine.simdriver), which advances the market and our orders to each decision time and
 calls back into Python only when the step has reports (`_on_reports`) and at the step
 itself (`_on_step`, or the strategy's on_decision directly when nothing else is needed).
-The driver hands reports to the OMS, the OMS's changes to the session journal
-(bot.store.session.OmsJournal: with a store the strategy is told of each change once it
-is durable; without one it reads the OMS itself, `OmsView`, and no record is made), and
-the strategy's actions to the OMS and from its outbox to the venue at the step's action
-time (feed time + market-data latency).
 
-Money stays exact: the OMS portfolio keeps tick-lots as Fractions, fees arrive as
-Decimals of the quote asset; the summary converts with the instrument's tick and lot size.
+Two ways orders are kept:
+  direct (no journal): a plain order goes from ctx.submit straight to the venue, whose C
+        driver applies every report to the order's state, the position and the integer
+        books as it pops; the strategy reads those (`VenueView`). A step's reports reach
+        Python as one batch, kept as rows; they are decoded only for the strategy's
+        on_fill/on_order callbacks and for the orders of contingent groups (OCO, OTO,
+        brackets), which the OMS keeps. The summary is computed from the rows at the end.
+  journaled (a store, or an on_told observer): every order goes through the OMS, every
+        OMS change becomes a journal record (bot.store.session.SessionRecorder) and the
+        strategy is told a change once it is durable (StrategyView).
+Requests leave at the step's action time (feed time + market-data latency).
+
+Money stays exact: the venue's fees are integer units in C and exact Decimals here; the
+portfolio keeps tick-lots as Fractions; the summary converts with the instrument's tick
+and lot size.
 """
 
 from __future__ import annotations
@@ -20,39 +28,46 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
 
-from bot.model import Instrument, OrderType, Side, TimeInForce
-from bot.oms import Amend, Cancel, OrderManager, Submit
+from bot.model import Instrument, Order, OrderType, Side, TimeInForce
+from bot.oms import Amend, Cancel, OrderManager, Portfolio, Submit
 from bot.store.session import SessionRecorder, SessionStore, StrategyView
 from bot.strategy.api import Bar, Context, Strategy, StrategyError, overridden
+from bot.venues.base import REPORT_KINDS
 from engine.events import EV_TRADE
 
 _TRADE = EV_TRADE
+_FILL = REPORT_KINDS.index("fill")
+_REJECT = REPORT_KINDS.index("reject")
 
 
-class OmsView:
-    """What the strategy knows when nothing is journaled: the OMS as it stands (every
-    report is told at once). The same questions as bot.store.session.StrategyView."""
+class VenueView:
+    """What the strategy knows when nothing is journaled: the reports as the venue's C
+    driver applied them (every report is told at once), and the OMS for the orders of
+    contingent groups. The same questions as bot.store.session.StrategyView."""
 
-    def __init__(self, oms: OrderManager):
+    def __init__(self, venue, oms: OrderManager):
+        self.venue = venue
         self.orders = oms.orders
-        self._position = oms.portfolio.position(oms.symbol)
 
     @property
     def position(self) -> int:
-        return self._position.qty
+        return self.venue.position
 
     def live(self, client_id: str) -> bool:
         o = self.orders.get(client_id)
-        return o is not None and not o.state.terminal
+        if o is not None:
+            return not o.state.terminal
+        return self.venue.has(client_id) and self.venue.live(client_id)
 
     def open_ids(self) -> list[str]:
-        return [c for c, o in self.orders.items() if not o.state.terminal]
+        return [c for c in self.venue.client_ids() if self.live(c)]
 
 
 @dataclass
@@ -78,6 +93,14 @@ class RunResult:
     order_states: Counter = field(default_factory=Counter)
     store: dict | None = None
     oms: OrderManager | None = None
+    portfolio: Portfolio | None = None  # every fill booked, average cost, exact
+    order_of: Callable[[str], Order] | None = None  # client id -> the order at the end
+    client_ids: list[str] = field(default_factory=list)  # every order sent, in order
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        """Every order at the end, by client id (built on demand)."""
+        return {c: self.order_of(c) for c in self.client_ids}
 
     def to_quote(self, ticklots: Fraction) -> Decimal:
         """Quote currency, rounded to 1e-8 for display (the books stay exact)."""
@@ -133,8 +156,10 @@ class Driver:
             self.told = StrategyView()
             self.recorder = SessionRecorder(session, inst, self.told, on_told)
         else:
-            self.told = OmsView(self.oms)
+            self.told = VenueView(venue, self.oms)
             self.recorder = None
+        self.direct = self.recorder is None
+        self._rows: list[bytes] = []  # direct: every report row popped, as raw REPORT_DTYPE bytes
         self.ended = False
         self.rejects: Counter = Counter()
         self.fills: list = []
@@ -145,6 +170,7 @@ class Driver:
         self.running = False  # inside venue.run: the clock is the venue's step time
         self._timers: list[tuple[int, str]] = []
         self._callbacks = overridden(strategy)
+        self._report_callbacks = bool(self._callbacks & {"on_fill", "on_order"})
         self._features = None
         self._bar = None
         self._last_touch = None
@@ -153,21 +179,71 @@ class Driver:
     # ---- strategy actions (through Context) -------------------------------------------
     def submit(self, cid: str, side: Side, qty: int, price: int | None, kind: OrderType,
                tif: TimeInForce) -> None:
-        if cid in self.oms.orders:
+        if cid in self.oms.orders or (self.direct and self.venue.has(cid)):
             raise StrategyError(f"client id {cid!r} was already used in this run")
-        self.oms.submit(cid, side, qty, price, kind, tif)
-        self._send()
+        if not self.direct:
+            self.oms.submit(cid, side, qty, price, kind, tif)
+            self._send()
+            return
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+            raise StrategyError(f"order {cid}: qty must be a positive int (lots), got {qty!r}")
+        if kind is OrderType.MARKET:
+            if price is not None:
+                raise StrategyError(f"order {cid}: a market order has no price, got {price!r}")
+        elif isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+            raise StrategyError(f"order {cid}: price must be a positive int (ticks), got {price!r}")
+        self._check_open()
+        self.venue.submit(self.venue.act_ts, cid, side, qty, price or 0,
+                          "ioc" if kind is OrderType.MARKET else tif,
+                          kind="stop" if kind is OrderType.STOP else "limit")
+        self.sent += 1
+
+    def _plain(self, cid: str) -> bool:
+        """A direct order (kept by the venue, not the OMS); unknown ids are an error."""
+        if cid in self.oms.orders:
+            return False
+        if self.direct and self.venue.has(cid):
+            return True
+        raise StrategyError(f"unknown client order id {cid!r}")
 
     def cancel(self, cid: str) -> None:
+        if self._plain(cid):
+            if self.venue.live(cid):  # a finished order needs no cancel (as the OMS does it)
+                self._check_open()
+                self.venue.cancel(self.venue.act_ts, cid)
+            return
         self.oms.cancel(cid)
         self._send()
 
     def amend(self, cid: str, price: int, qty: int) -> None:
-        o = self.oms._get(cid)
+        if self._plain(cid):
+            if not self.venue.live(cid):
+                raise StrategyError(f"order {cid} is {self.venue.order(cid).state.value}: nothing to amend")
+            self._check_open()
+            self.venue.amend(self.venue.act_ts, cid, price, qty)
+            return
+        o = self.oms.orders[cid]
         if o.state.terminal:
             raise StrategyError(f"order {cid} is {o.state.value}: nothing to amend")
         self.oms.outbox.append(Amend(cid, price, qty))
         self._send()
+
+    def balances(self) -> dict[str, Fraction]:
+        if self.direct:
+            a = self.venue.account()
+            return {"base_lots": Fraction(a["position"]),
+                    "quote_ticklots": a["cash"] - Fraction(a["fees"]) / Fraction(self.unit)}
+        p = self.oms.portfolio
+        return {"base_lots": Fraction(p.position(self.oms.symbol).qty),
+                "quote_ticklots": p.cash - p.initial_cash}
+
+    def order(self, cid: str) -> Order:
+        o = self.oms.orders.get(cid)
+        if o is not None:
+            return o
+        if self.direct and self.venue.has(cid):
+            return self.venue.order(cid)
+        raise StrategyError(f"unknown client order id {cid!r}")
 
     def group(self, make) -> None:
         """A contingent group (OCO, OTO, bracket): the OMS makes it, its orders go out."""
@@ -180,12 +256,15 @@ class Driver:
         self._timers.append((at_ns, name))
         self._timers.sort()
 
+    def _check_open(self) -> None:
+        if self.ended:
+            self.oms.outbox.clear()
+            raise StrategyError("the data has ended: no order can be sent from on_stop")
+
     def _send(self) -> None:
         """Drain the OMS outbox into the venue at this step's action time."""
         venue, oms = self.venue, self.oms
-        if self.ended:
-            oms.outbox.clear()
-            raise StrategyError("the data has ended: no order can be sent from on_stop")
+        self._check_open()
         t = venue.act_ts
         while oms.outbox:
             req = oms.outbox.popleft()
@@ -205,18 +284,22 @@ class Driver:
 
     # ---- reports -------------------------------------------------------------------------
     def _apply(self, r) -> None:
+        """One report about an order the OMS keeps (every order when journaled; the orders
+        of contingent groups when direct, where the totals come from the rows instead)."""
         oms, kind = self.oms, r.kind
         if kind == "fill":
             if self.recorder is not None:
                 r = self.recorder.fill_report(r)
-            self.fees += r.fee
-            self.fills.append(r)
+            if not self.direct:
+                self.fees += r.fee
+                self.fills.append(r)
             oms.on_fill(r.client_id, r.qty, r.price, Fraction(r.fee) / Fraction(self.unit))
         elif kind == "ack":
             oms.on_ack(r.client_id)
         elif kind == "reject":
             oms.on_reject(r.client_id, r.reason)
-            self.rejects[r.reason] += 1
+            if not self.direct:
+                self.rejects[r.reason] += 1
         elif kind == "cancelled":
             oms.on_cancelled(r.client_id)
         elif kind == "expired":
@@ -236,10 +319,21 @@ class Driver:
         elif "on_order" in cb and kind != "cancel_reject":
             self.strategy.on_order(self.ctx, order, r)
 
-    def _on_reports(self, reports) -> None:
-        for r in self.venue.decode(reports):
-            self._apply(r)
-        if self.oms.outbox:
+    def _on_reports(self, rows) -> None:
+        if self.direct:
+            self._rows.append(rows.tobytes())  # the C loop's view is only valid during the call
+            if not (self.oms.orders or self._report_callbacks):
+                return
+        oms, cb = self.oms, self._callbacks
+        for r in self.venue.decode(rows):
+            if r.client_id in oms.orders:
+                self._apply(r)
+            elif r.kind == "fill":  # a direct order: only the strategy is told
+                if "on_fill" in cb:
+                    self.strategy.on_fill(self.ctx, r.to_fill())
+            elif "on_order" in cb and r.kind != "cancel_reject":
+                self.strategy.on_order(self.ctx, self.venue.order(r.client_id), r)
+        if oms.outbox and not self.ended:
             self._send()
 
     # ---- the step ------------------------------------------------------------------------
@@ -327,9 +421,15 @@ class Driver:
             touch = venue.touch()
             last_mid = Fraction(touch[0] + touch[2], 2) if 0 < touch[0] < touch[2] else None
             self.now = end
-            for r in venue.finish():
-                self._apply(r)
-            self.ended = True
+            self.ended = True  # what the OMS asks for after the data ended is not sent
+            if self.direct:
+                rows = venue.finish_rows()
+                if len(rows):
+                    self._on_reports(rows)
+                self._totals_from_rows()
+            else:
+                for r in venue.finish():
+                    self._apply(r)
             if recorder is not None:
                 recorder.deliver(everything=True)
             if "on_stop" in cb:
@@ -339,7 +439,18 @@ class Driver:
         finally:
             if recorder is not None:
                 recorder.abort()
-        p = self.oms.portfolio
+        if self.direct:
+            p = Portfolio()
+            for f in self.fills:
+                p.apply_fill(inst.symbol, f.side, f.qty, f.price, Fraction(f.fee) / Fraction(self.unit))
+            states = Counter(venue.states())
+            for o in self.oms.orders.values():  # the groups' orders: the OMS's word
+                states[venue.order(o.client_id).state.value] -= 1
+                states[o.state.value] += 1
+            states = +states
+        else:
+            p = self.oms.portfolio
+            states = Counter(o.state.value for o in self.oms.orders.values())
         pos = p.position(inst.symbol)
         unreal = pos.qty * last_mid - pos.cost_basis if last_mid is not None else Fraction(0)
         return RunResult(
@@ -350,5 +461,16 @@ class Driver:
             volume_quote=sum((f.price * f.qty * self.unit for f in self.fills), Decimal(0)),
             last_mid_ticks=last_mid, queue=venue.queue_summary(),
             conservation_gap=p.conservation_gap(),
-            order_states=Counter(o.state.value for o in self.oms.orders.values()),
-            store=store_info, oms=self.oms)
+            order_states=states, store=store_info, oms=self.oms, portfolio=p, order_of=self.order,
+            client_ids=list(venue.client_ids()) if self.direct else list(self.oms.orders))
+
+    def _totals_from_rows(self) -> None:
+        """Direct: the fills, fees and rejects of the run, from every report row popped."""
+        if not self._rows:
+            return
+        rows = np.frombuffer(b"".join(self._rows), dtype=self.venue.report_dtype)
+        kinds = rows["kind"]
+        self.fills = self.venue.decode(rows[kinds == _FILL])
+        self.fees = sum((f.fee for f in self.fills), Decimal(0))
+        reasons = self.venue.reason_names
+        self.rejects = Counter(reasons[k] for k in rows["reason"][kinds == _REJECT].tolist())

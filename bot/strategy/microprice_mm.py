@@ -45,7 +45,8 @@ class MicropriceMM(Strategy):
         self.skew_ticks = skew_ticks
         self.max_position = max_position
         self.requote_ticks = requote_ticks
-        self.working: dict[str, str | None] = {"buy": None, "sell": None}
+        # side -> (client id, price) of the working quote, or None
+        self.working: dict[str, tuple[str, int] | None] = {"buy": None, "sell": None}
 
     def keep(self, working_price: int, target: int | None) -> bool:
         """Leave a working quote alone when the new target is within requote_ticks of it
@@ -82,10 +83,10 @@ class MicropriceMM(Strategy):
         want = self.quotes(bid, bid_qty, ask, ask_qty, ctx.position)
         working = self.working
         for side, px in want.items():
-            cid = working[side]
-            live = cid is not None and ctx.is_open(cid)
-            if live and self.keep(ctx.order(cid).price, px):
+            quote = working[side]
+            live = quote is not None and ctx.is_open(quote[0])
+            if live and self.keep(quote[1], px):  # never amended: its price is the one sent
                 continue
             if live:
-                ctx.cancel(cid)
-            working[side] = ctx.submit(side, self.order_qty, px) if px is not None else None
+                ctx.cancel(quote[0])
+            working[side] = (ctx.submit(side, self.order_qty, px), px) if px is not None else None

@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from bot.model import Instrument, Side
+from bot.model import Instrument, Order, OrderState, Side
 from bot.venues.base import REPORT_KINDS, Report
 from engine import simdriver as core
 from engine.simvenue import QUEUE_MODELS
@@ -207,21 +207,69 @@ class SimVenue:
         fill = REPORT_KINDS.index("fill")
         for r in rows.tolist():
             ts, visible_ts, _seq, cid, price, qty, leaves, ahead, fee_units, kind, side, liquidity, reason = r[:13]
-            rep = Report(REPORT_KINDS[kind], cids[cid], ts, visible_ts, "buy" if side == 0 else "sell", price,
-                         qty, leaves, liq[liquidity], Decimal(fee_units) * fee_unit if kind == fill else Decimal(0),
-                         reasons[reason], ahead)
-            if kind == fill:
-                self.fills.append(rep)
-            out.append(rep)
+            out.append(Report(REPORT_KINDS[kind], cids[cid], ts, visible_ts, "buy" if side == 0 else "sell",
+                              price, qty, leaves, liq[liquidity],
+                              Decimal(fee_units) * fee_unit if kind == fill else Decimal(0),
+                              reasons[reason], ahead))
         return out
+
+    def _reports(self, rows) -> list[Report]:
+        reports = self.decode(rows)
+        self.fills.extend(r for r in reports if r.kind == "fill")
+        return reports
 
     def advance(self, t: int) -> list[Report]:
         """Run the venue up to time t; the reports the strategy sees by t."""
-        return self.decode(self.core.advance(t))
+        return self._reports(self.core.advance(t))
 
     def finish(self) -> list[Report]:
         """Replay to the end of the data; every remaining report."""
-        return self.decode(self.core.finish())
+        return self._reports(self.core.finish())
+
+    def finish_rows(self) -> np.ndarray:
+        """finish() as report rows (engine.simdriver.REPORT_DTYPE), undecoded."""
+        return self.core.finish()
+
+    # ---- our orders as reported (the C driver applies each report as it pops) -------------
+    def has(self, client_id: str) -> bool:
+        return client_id in self._ids
+
+    def live(self, client_id: str) -> bool:
+        """Not finished, as far as the reports popped so far say."""
+        return self.core.live(self._id(client_id))
+
+    def order(self, client_id: str) -> Order:
+        """The order as the reports popped so far describe it (bot.model.Order)."""
+        c = self.core.order(self._id(client_id))
+        market = c["kind"] == "limit" and c["price"] == 0
+        o = Order(client_id, c["side"], c["qty"], None if market else c["price"],
+                  "market" if market else c["kind"], "gtc" if market else c["tif"])
+        o.filled, o.state = c["filled"], OrderState(c["state"])
+        return o
+
+    @property
+    def report_dtype(self) -> np.dtype:
+        """The dtype of report rows (engine.simdriver.REPORT_DTYPE)."""
+        return core.REPORT_DTYPE
+
+    @property
+    def reason_names(self) -> tuple[str, ...]:
+        """Names of the reason codes in report rows."""
+        return core.REASONS
+
+    def states(self) -> list[str]:
+        """Every order's state as reported so far, in sending order."""
+        state = self.core.state
+        return [state(i) for i in range(1, len(self._cids))]
+
+    def client_ids(self) -> list[str]:
+        """Every order sent, in sending order."""
+        return self._cids[1:]
+
+    @property
+    def position(self) -> int:
+        """Signed lots, from the fills popped so far."""
+        return self.core.position
 
     # ---- the loop and the market --------------------------------------------------------
     def run(self, start_ns: int, end_ns: int, interval_ns: int, on_reports, on_step) -> None:
