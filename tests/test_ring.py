@@ -369,10 +369,13 @@ def test_overwrite_ring_used_from_two_python_threads_stays_consistent():
     src = np.arange(n, dtype=np.uint64)
     popped = []
     done = threading.Event()
+    consumed = threading.Event()
 
     def producer():
         for i in range(0, n, chunk):
             assert r.push_batch(src[i:i + chunk]) == len(src[i:i + chunk])
+            if i == 10 * chunk:  # let the consumer in before the rest, however busy the machine
+                consumed.wait(timeout=60)
         done.set()
 
     def consumer():
@@ -380,6 +383,8 @@ def test_overwrite_ring_used_from_two_python_threads_stays_consistent():
         while not done.is_set() or r.size:
             k = r.pop_batch(buf)
             popped.append(buf[:k].copy())
+            if k:
+                consumed.set()
 
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)  # switch threads often so calls really interleave
