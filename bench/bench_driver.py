@@ -40,7 +40,7 @@ from bot.data.binance import load_events
 from bot.strategy import MicropriceMM, Strategy
 from bot.strategy.driver import Driver
 from bot.strategy.microprice_mm import default_order_qty
-from bot.venues.sim import SimVenue, VenueConfig
+from bot.venues.sim import FeeSchedule, SimVenue, VenueConfig
 from engine import events as E
 from engine.simvenue import VenueCore
 
@@ -49,7 +49,8 @@ from sim_reference import reference_market_maker  # noqa: E402
 
 USDM = "binance/usdm/btcusdt_20240808.gz"
 MS = 1_000_000
-CFG = VenueConfig(seed=7)
+# spot's fee tiers (10 bps at this volume) on both sides, as the hftbacktest reference is set
+CFG = VenueConfig(seed=7, fees=FeeSchedule())
 
 
 @pytest.fixture(scope="module")

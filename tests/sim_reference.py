@@ -30,7 +30,7 @@ from bot.model import Instrument
 from bot.oms import Amend, Cancel, OrderManager, Submit
 from bot.strategy.microprice_mm import MicropriceMM, default_order_qty
 from bot.venues.base import Report
-from bot.venues.sim import VenueConfig
+from bot.venues.sim import VenueConfig, fee_schedule
 from engine import simvenue as core
 
 NS_PER_DAY = 86_400 * 10**9
@@ -83,6 +83,7 @@ class SimVenue:
         config = config if config is not None else VenueConfig()
         self.instrument = instrument
         self.config = config
+        self.fees = fee_schedule(config, instrument)
         self.core = core.VenueCore(events, max_orders=config.max_orders,
                                    queue_model=config.queue_model, queue_power=config.queue_power)
         self.rng = np.random.default_rng(config.seed)
@@ -242,7 +243,7 @@ class SimVenue:
     def _fee(self, ts, price, qty, liquidity) -> Decimal:
         while self._volume and self._volume[0][0] <= ts - 30 * NS_PER_DAY:
             self._volume_sum -= self._volume.popleft()[1]
-        maker_bps, taker_bps = fee_rates(self.config.fees, self._volume_sum)
+        maker_bps, taker_bps = fee_rates(self.fees, self._volume_sum)
         notional = price * qty * self._unit
         self._volume.append((ts, notional))
         self._volume_sum += notional

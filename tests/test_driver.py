@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from bot.data.synthetic import synthetic_market
 from bot.strategy import MicropriceMM, Strategy
 from bot.strategy.driver import Driver
-from bot.venues.sim import VenueConfig, SimVenue
+from bot.venues.sim import FeeSchedule, SimVenue, VenueConfig
 
 
 def fills_digest(fills) -> tuple[int, str]:
@@ -65,7 +65,8 @@ def test_market_maker_fills_unchanged_on_synthetic(synth200k, interval_ns, queue
 @pytest.mark.parametrize("interval_ns", sorted(GOLDEN_USDM))
 def test_market_maker_fills_unchanged_on_recorded_usdm(usdm_events, interval_ns):
     ev, inst = usdm_events
-    res, _ = run(ev, inst, MicropriceMM(), interval_ns)
+    # recorded when every market paid spot's fee tiers: pinned here, like for like
+    res, _ = run(ev, inst, MicropriceMM(), interval_ns, VenueConfig(seed=7, fees=FeeSchedule()))
     assert fills_digest(res.fills) == GOLDEN_USDM[interval_ns]
 
 
@@ -315,3 +316,25 @@ def test_default_quote_size_without_a_minimum_notional():
     assert default_order_qty(free, 600_000) == 1
     usdm = Instrument("x", "ABCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("100"))
     assert default_order_qty(usdm, 600_000) == 4  # 2 * 100 / (60000.0 * 0.001) = 3.33 -> 4 lots
+
+
+def test_fee_schedule_follows_the_market(usdm_events):
+    from bot.model import Instrument
+    from bot.venues.sim import COINM_TIERS, DEFAULT_TIERS, USDM_TIERS, FeeTier, fee_schedule
+
+    def spec(venue):
+        return Instrument(venue, "X", Decimal("0.1"), Decimal("0.001"))
+
+    assert fee_schedule(VenueConfig(), spec("binance-usdm")).tiers == USDM_TIERS
+    assert fee_schedule(VenueConfig(), spec("binance-coinm")).tiers == COINM_TIERS
+    assert fee_schedule(VenueConfig(), spec("binance-spot")).tiers == DEFAULT_TIERS
+    own = FeeSchedule((FeeTier(Decimal(0), Decimal("-1"), Decimal("3")),))
+    assert fee_schedule(VenueConfig(fees=own), spec("binance-usdm")) is own
+    # a USD-M backtest pays USD-M's first tier: 2 bps maker, 5 bps taker, exactly
+    ev, inst = usdm_events
+    res, _ = run(ev, inst, MicropriceMM(), 100_000_000)
+    unit = inst.tick_size * inst.lot_size
+    assert res.fills
+    for f in res.fills:
+        bps = Decimal(2) if f.liquidity == "maker" else Decimal(5)
+        assert f.fee == Decimal(f.price * f.qty) * unit * bps / 10_000

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bot.oms import OrderManager
 from bot.strategy.microprice_mm import default_order_qty
-from bot.venues.sim import FeeSchedule, FeeTier, Impact, Latency, VenueConfig
+from bot.venues.sim import FeeSchedule, FeeTier, Impact, Latency, VenueConfig, fee_schedule
 from sim_reference import SimVenue, apply_report, reference_market_maker
 from bot.strategy.microprice_mm import MicropriceMM
 from engine import events as E
@@ -37,10 +37,10 @@ INST = Instrument("test", "T", Decimal("0.01"), Decimal("0.001"), Decimal("0"))
 
 # ---- SimDriver from a VenueConfig: the integer settings and the fee conversion -------------
 
-def fee_scale(cfg: VenueConfig) -> int:
+def fee_scale(cfg: VenueConfig, inst: Instrument) -> int:
     """R = 10^k making every bps rate an integer."""
     k = 0
-    for t in cfg.fees.tiers:
+    for t in fee_schedule(cfg, inst).tiers:
         for bps in (t.maker_bps, t.taker_bps):
             k = max(k, -bps.normalize().as_tuple().exponent)
     return 10 ** k
@@ -62,16 +62,16 @@ def run_steps(d, start, end, interval, step):
 def fee_converter(inst: Instrument, cfg: VenueConfig):
     """fee units -> quote Decimal: units * tick * lot / (10000 * R)."""
     unit = inst.tick_size * inst.lot_size
-    scale = Decimal(10_000 * fee_scale(cfg))
+    scale = Decimal(10_000 * fee_scale(cfg, inst))
     return lambda units: Decimal(int(units)) * unit / scale
 
 
 def driver_for(events, inst: Instrument, cfg: VenueConfig, **kw):
     """(SimDriver with cfg's settings, fee units -> quote Decimal)."""
     unit = inst.tick_size * inst.lot_size
-    r = fee_scale(cfg)
+    r = fee_scale(cfg, inst)
     tiers = {}
-    for t in cfg.fees.tiers:  # thresholds in tick-lots; equal ceilings: the later tier wins
+    for t in fee_schedule(cfg, inst).tiers:  # thresholds in tick-lots; equal ceilings: the later tier wins
         tiers[math.ceil(t.min_volume / unit)] = (int(t.maker_bps * r), int(t.taker_bps * r))
     d = D.SimDriver(
         events,
@@ -428,7 +428,7 @@ def test_fee_tiers_rebate_and_impact_exact():
     ev = small_market()
     v = SimVenue(ev, INST, cfg)
     d, fee = driver_for(ev, INST, cfg)
-    assert fee_scale(cfg) == 100
+    assert fee_scale(cfg, INST) == 100
     for k, (side, q, px, kw) in enumerate([("buy", 15, 10_002, dict(tif="ioc")),
                                            ("sell", 4, 10_001, {}), ("buy", 4, 10_000, {})], 1):
         v.submit(2_000 + k, f"c{k}", side, q, px, **kw)

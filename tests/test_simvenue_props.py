@@ -105,7 +105,7 @@ def test_random_flow_is_consistent(synth, actions, seed):
     volume = Decimal(0)
     unit = inst.tick_size * inst.lot_size
     for f in sorted((r for r in seen if r.kind == "fill"), key=lambda r: r.ts):
-        maker_bps, taker_bps = fee_rates(venue.config.fees, volume)
+        maker_bps, taker_bps = fee_rates(venue.fees, volume)
         notional = Decimal(f.price * f.qty) * unit
         assert f.fee == notional * (maker_bps if f.liquidity == "maker" else taker_bps) / 10_000
         volume += notional

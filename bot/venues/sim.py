@@ -67,7 +67,8 @@ class FeeTier:
     taker_bps: Decimal
 
 
-# Binance spot regular tiers (2024, no BNB discount), quote = USDT.
+# Binance spot regular tiers (2024, no BNB discount), quote = USDT: the schedule of any
+# market without one of its own below.
 DEFAULT_TIERS = (
     FeeTier(Decimal(0), Decimal("10"), Decimal("10")),
     FeeTier(Decimal(1_000_000), Decimal("9"), Decimal("10")),
@@ -88,6 +89,30 @@ class FeeSchedule:
             raise VenueConfigError(f"fee tier volumes must be strictly increasing, got {vols}")
 
 
+# Binance USD-M futures regular tiers (2024, by 30-day USDT volume, no BNB discount).
+USDM_TIERS = (
+    FeeTier(Decimal(0), Decimal("2"), Decimal("5")),
+    FeeTier(Decimal(15_000_000), Decimal("1.6"), Decimal("4")),
+    FeeTier(Decimal(50_000_000), Decimal("1.4"), Decimal("3.5")),
+    FeeTier(Decimal(100_000_000), Decimal("1.2"), Decimal("3.2")),
+    FeeTier(Decimal(600_000_000), Decimal("1"), Decimal("3")),
+)
+# Binance COIN-M futures, regular first tier (2024). COIN-M tiers go by 30-day volume in
+# the base coin, which this venue does not track (it books inverse contracts' notional in
+# quote units), so only the first tier is modelled.
+COINM_TIERS = (FeeTier(Decimal(0), Decimal("2"), Decimal("5")),)
+
+FEE_SCHEDULES = {"binance-usdm": FeeSchedule(USDM_TIERS), "binance-coinm": FeeSchedule(COINM_TIERS)}
+
+
+def fee_schedule(config: VenueConfig, instrument: Instrument) -> FeeSchedule:
+    """The config's fee schedule, or else the instrument's market's (FEE_SCHEDULES by venue,
+    spot's DEFAULT_TIERS for any other market)."""
+    if config.fees is not None:
+        return config.fees
+    return FEE_SCHEDULES.get(instrument.venue, FeeSchedule())
+
+
 @dataclass(frozen=True)
 class Impact:
     """Square-root impact: price moves by gamma * sigma * sqrt(Q / ADV) (fraction of price)."""
@@ -105,7 +130,7 @@ class VenueConfig:
     entry_latency: Latency = Latency(1_000_000)
     ack_latency: Latency = Latency(1_000_000)
     md_latency: Latency = Latency(0)
-    fees: FeeSchedule = FeeSchedule()
+    fees: FeeSchedule | None = None  # None: the market's own (fee_schedule)
     impact: Impact = Impact()
     percent_price: Fraction = Fraction(1, 5)  # price within mid * (1 -/+ this)
     rate_limit_orders: int = 50                # at most this many orders ...
@@ -151,10 +176,11 @@ class SimVenue:
         self.config = config
         self.events = events
         unit = instrument.tick_size * instrument.lot_size
-        scale = fee_rate_scale(config.fees.tiers)
+        self.fees = fee_schedule(config, instrument)
+        scale = fee_rate_scale(self.fees.tiers)
         self._fee_unit = unit / Decimal(10_000 * scale)  # quote value of one fee unit
         tiers = [(_ceil_div(t.min_volume, unit), int(t.maker_bps * scale), int(t.taker_bps * scale))
-                 for t in config.fees.tiers]
+                 for t in self.fees.tiers]
         pct = Fraction(config.percent_price)
         self.core = core.SimDriver(
             events,
