@@ -29,11 +29,11 @@ def _register():
     from bot.features.commands import features_cmd
     from bot.ml.commands import models, train_cmd
     from bot.perf.commands import perf_manifest
-    from bot.store.commands import store
+    from bot.store.commands import runs, store
     from bot.strategy.commands import backtest, sim
 
     data.add_command(features_cmd)
-    for command in (data, perf_manifest, backtest, sim, store, train_cmd, models):
+    for command in (data, perf_manifest, backtest, sim, store, runs, train_cmd, models):
         main.add_command(command)
 
 

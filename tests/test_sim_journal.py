@@ -207,20 +207,21 @@ def test_cli_store_then_check_then_resume(tmp_path):
     args = ["sim", "--events", "8000", "--seed", "5", "--store", dsn, "--json"]
     res = CliRunner().invoke(main, [*args, "--run-id", "cli1", "--durability", "event"])
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    assert res.stderr.startswith("run cli1 (store ")
+    out = json.loads(res.stdout)
     assert out["store"]["durability"] == "event" and out["store"]["batches"] == out["store"]["records"]
     assert out["store"]["run_id"] == "cli1" and out["store"]["check_ok"] and out["store"]["recovered_equals_oms"]
     assert out["store"]["fills"] == out["fills"] > 0
-    chk = CliRunner().invoke(main, ["store", "check", "--dsn", dsn])
+    chk = CliRunner().invoke(main, ["store", "check", "--store", dsn])
     assert chk.exit_code == 0 and "no violations" in chk.output, chk.output
     again = CliRunner().invoke(main, [*args, "--resume", "cli1"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["store"]["resumed_from_event"] == out["store"]["records"]
+    assert json.loads(again.stdout)["store"]["resumed_from_event"] == out["store"]["records"]
     for bad, msg in ((["sim", "--durability", "event"], "needs --store"),
                      ([*args, "--resume", "cli1", "--strategy-view", "lag"], "reproducible only"),
-                     ([*args, "--resume", "nope"], "no such run"),
+                     ([*args, "--resume", "nope"], "run_id 'nope' does not exist"),
                      (["sim", "--events", "8000", "--seed", "6", "--store", dsn, "--resume", "cli1"],
-                      "configuration differs")):
+                      "--seed 6 contradicts the run's stored seed 5")):
         r = CliRunner().invoke(main, bad)
         assert r.exit_code != 0 and msg in r.output, (bad, r.output)
 

@@ -32,20 +32,20 @@ def _run(*args):
 def test_migrate_then_check_clean_then_violations(target):
     if target.backend == "postgres":
         target.open(migrate=False).close()  # creates the empty schema
-    r = _run("migrate", "--dsn", _dsn(target), "--to", "1")
+    r = _run("migrate", "--store", _dsn(target), "--to", "1")
     assert r.exit_code == 0, r.output
     assert "from version 0 to 1" in r.output
-    r = _run("check", "--dsn", _dsn(target))
+    r = _run("check", "--store", _dsn(target))
     assert r.exit_code == 3 and "schema is at version 1" in r.output
-    r = _run("migrate", "--dsn", _dsn(target))
+    r = _run("migrate", "--store", _dsn(target))
     assert r.exit_code == 0 and "from version 1 to 3 (applied 2, 3)" in r.output
-    assert "nothing to apply" in _run("migrate", "--dsn", _dsn(target)).output
+    assert "nothing to apply" in _run("migrate", "--store", _dsn(target)).output
 
     events = list(session_events(8, 800))
     with target.open() as s:
         prepare(s, "r1")
         s.write_journal("r1", events)
-    r = _run("check", "--dsn", _dsn(target))
+    r = _run("check", "--store", _dsn(target))
     assert r.exit_code == 0 and "ok: 1 run(s) checked, no violations" in r.output
 
     # Break each invariant behind the store's back; check must name every one.
@@ -55,7 +55,7 @@ def test_migrate_then_check_clean_then_violations(target):
         cur.run("UPDATE positions SET net_lots = net_lots + 5 WHERE run_id = 'r1' AND instrument = 'sim:BTCUSDT'")
     with target.open() as s:
         s.write_journal("r1", [FillRecord(5000, "ghost-order", "sim:ETHUSDT", 0, 300000, 3, 3, StateCode.FILLED, 9)])
-    r = _run("check", "--dsn", _dsn(target), "--run", "r1")
+    r = _run("check", "--store", _dsn(target), "--run", "r1")
     assert r.exit_code == 1, r.output
     assert f"fills_vs_order: run r1 {coid}: fills sum to" in r.output
     assert "position_vs_fills: run r1 sim:BTCUSDT" in r.output
@@ -73,7 +73,7 @@ def test_export_writes_parquet_equal_to_the_store(target, tmp_path):
         s.write_journal("r9", events)
         fills, orders, positions, balances = s.fills("r9"), s.orders("r9"), s.positions("r9"), s.balances("r9")
     out = tmp_path / "export"
-    r = _run("export", "--dsn", _dsn(target), "--run", "r9", "--out", str(out))
+    r = _run("export", "--store", _dsn(target), "--run", "r9", "--out", str(out))
     assert r.exit_code == 0, r.output
     t = pq.read_table(out / "fills.parquet").to_pylist()
     assert [FillRecord(**row) for row in t] == fills
@@ -83,7 +83,7 @@ def test_export_writes_parquet_equal_to_the_store(target, tmp_path):
     assert [Decimal(a) for a in pq.read_table(out / "balances.parquet").column("amount").to_pylist()] == [
         b.amount for b in balances]
     assert pq.read_table(out / "run.parquet").column("run_id").to_pylist() == ["r9"]
-    r = _run("export", "--dsn", _dsn(target), "--run", "nope", "--out", str(out))
+    r = _run("export", "--store", _dsn(target), "--run", "nope", "--out", str(out))
     assert r.exit_code == 3 and "run_id 'nope' does not exist" in r.output
 
 
@@ -101,10 +101,10 @@ def test_cli_store_errors_are_clear(tmp_path):
 def test_check_and_export_of_an_unknown_run(target, tmp_path):
     with target.open() as s:
         prepare(s, "r1")
-    r = _run("check", "--dsn", _dsn(target), "--run", "nope")
+    r = _run("check", "--store", _dsn(target), "--run", "nope")
     assert r.exit_code == 3 and r.stdout == ""
     assert r.stderr == "bot4 store: run_id 'nope' does not exist in the store; latest runs: r1\n"
-    r = _run("export", "--dsn", _dsn(target), "--run", "nope", "--out", str(tmp_path / "x"))
+    r = _run("export", "--store", _dsn(target), "--run", "nope", "--out", str(tmp_path / "x"))
     assert r.exit_code == 3 and "latest runs: r1" in r.stderr and not (tmp_path / "x").exists()
     with target.open() as s:
         assert [x.run_id for x in s.runs()] == ["r1"]
@@ -112,6 +112,6 @@ def test_check_and_export_of_an_unknown_run(target, tmp_path):
 
 def test_check_and_export_refuse_a_missing_store(tmp_path):
     for args in (["check"], ["export", "--run", "r1", "--out", str(tmp_path / "x")]):
-        r = _run(*args, "--dsn", f"sqlite:///{tmp_path}/typo/bot4.db")
+        r = _run(*args, "--store", f"sqlite:///{tmp_path}/typo/bot4.db")
         assert r.exit_code == 3 and f"SQLite database {tmp_path}/typo/bot4.db does not exist" in r.stderr
     assert list(tmp_path.iterdir()) == []

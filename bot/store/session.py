@@ -86,6 +86,8 @@ class SessionStore:
 
     config: the session's parameters (seed, data, strategy, venue); stored with the run and,
     on resume, required to equal the stored run's. view: "wait" or "lag" (module docstring).
+    mode: the run's kind as stored ("sim", "backtest", ...). The run's started and ended
+    times are wall clock (when the session began and finished), not feed time.
     """
 
     store: object
@@ -97,6 +99,7 @@ class SessionStore:
     batch_size: int = 2048
     max_in_flight: int = 65536
     wait_timeout_s: float = 120.0
+    mode: str = "sim"
 
     def __post_init__(self):
         if self.view not in VIEW_POLICIES:
@@ -308,7 +311,7 @@ def start_session(session: SessionStore, inst: Instrument, start_ns: int):
         st.put_instrument(spec)
         recovered = recover(st, run_id)
     else:
-        if not st.begin_run(Run(run_id, start_ns, "sim", cfg_json)):
+        if not st.begin_run(Run(run_id, time.time_ns(), session.mode, cfg_json)):
             raise SessionJournalError(f"run {run_id!r} already exists in the store; resume it or pick another run id")
         st.put_instrument(spec)
         for asset in (spec.base, spec.quote):
@@ -329,7 +332,7 @@ def finish_session(session, journal, rec: OmsJournal, oms, inst, end_ns, recover
     from bot.store.recovery import check, recover
 
     st = session.store
-    st.end_run(session.run_id, end_ns)
+    st.end_run(session.run_id, time.time_ns())
     final = recover(st, session.run_id)
     mismatches = oms_mismatches(final, oms, rec, inst)
     violations = [str(v) for v in check(st, session.run_id)]

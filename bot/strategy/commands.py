@@ -6,8 +6,10 @@ market by default or on recorded data.
 Without --store nothing touches a database. With `--store DSN` every order event and fill
 is journaled to that store (one run per session) and the strategy is told of each only
 once it is durable; at the end the run is recovered from the store, compared with the
-OMS, and checked (`bot4 store check`). `--resume RUN_ID` replays a journaled run with the
-same options and checks the recovered state against the OMS where the store left off.
+OMS, and checked (`bot4 store check`). The run's id is printed (stderr) before it starts.
+`--resume RUN_ID` replays a journaled run with the configuration stored with it (options
+not given take the stored values; a given option that contradicts one is an error) and
+checks the recovered state against the OMS where the store left off.
 """
 
 from __future__ import annotations
@@ -124,9 +126,10 @@ def market_options(fn):
         click.option("--run-id", default=None,
                      help="With --store: the id of a new run (default: <command>-<seed>-<random>)."),
         click.option("--resume", "resume_run", default=None, metavar="RUN_ID",
-                     help="With --store: replay run RUN_ID (same options as when it started), check the "
-                          "recovered orders, fills, positions and balances against the OMS where the store "
-                          "left off, and journal the rest."),
+                     help="With --store: replay run RUN_ID with the options stored with it (an option "
+                          "given must agree with the stored one), check the recovered orders, fills, "
+                          "positions and balances against the OMS where the store left off, and journal "
+                          "the rest."),
         click.argument("more_paths", nargs=-1, type=click.Path(exists=True, dir_okay=False)),
     ]
     for opt in reversed(opts):
@@ -188,34 +191,45 @@ def run_command(name, make, paths, n_events, seed, regime, interval, queue_model
             interval_ns = parse_interval(interval)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--interval") from None
-    ev, inst, source = _load_market(paths, n_events, seed, regime, cfg, spec)
-    venue_cfg = VenueConfig(
-        entry_latency=Latency(cfg.entry_latency_us * 1000, latency_sigma),
-        ack_latency=Latency(cfg.ack_latency_us * 1000, latency_sigma),
-        md_latency=Latency(cfg.md_latency_us * 1000),
-        queue_model=queue_model or cfg.queue_model, seed=seed)
-    strategy = make(inst)
-    session = None
+    store = None
     if store_dsn is not None:
-        session = _open_session(full_cfg.store, store_dsn, durability, strategy_view, run_id, resume_run,
-                                f"{name}-{seed}", {
-                                    "source": source, "data": list(paths), "seed": seed,
-                                    "queue_model": venue_cfg.queue_model, "latency_sigma": latency_sigma,
-                                    "entry_latency_us": cfg.entry_latency_us,
-                                    "ack_latency_us": cfg.ack_latency_us, "md_latency_us": cfg.md_latency_us,
-                                    "interval_ns": interval_ns, **config_extra})
-    from bot.store.errors import StoreError
-    from bot.store.session import SessionJournalError
-    from bot.strategy.driver import Driver
-    from bot.venues.sim import SimVenue
+        import uuid
 
+        run_id = resume_run or run_id or f"{name}-{seed}-{uuid.uuid4().hex[:8]}"
+        store = _open_store(full_cfg.store, store_dsn)
+        click.echo(f"run {run_id} (store {store_dsn}{'; resuming' if resume_run else ''})", err=True)
+    session = None
     try:
-        res = Driver(SimVenue(ev, inst, venue_cfg), strategy, interval_ns=interval_ns, session=session).run()
-    except (SessionJournalError, StoreError) as e:
-        raise click.ClickException(str(e)) from None
+        ev, inst, source = _load_market(paths, n_events, seed, regime, cfg, spec)
+        venue_cfg = VenueConfig(
+            entry_latency=Latency(cfg.entry_latency_us * 1000, latency_sigma),
+            ack_latency=Latency(cfg.ack_latency_us * 1000, latency_sigma),
+            md_latency=Latency(cfg.md_latency_us * 1000),
+            queue_model=queue_model or cfg.queue_model, seed=seed)
+        strategy = make(inst)
+        if store is not None:
+            session = _session(store, full_cfg.store, name, run_id, durability, strategy_view, resume_run, {
+                "source": source, "data": list(paths), "seed": seed,
+                "events": None if paths else (cfg.events if n_events is None else n_events),
+                "regime": None if paths else (cfg.regime if regime is None else regime),
+                "tick_size": tick_size, "lot_size": lot_size, "contract_size": contract_size,
+                "instruments_file": instruments_file,
+                "queue_model": venue_cfg.queue_model, "latency_sigma": latency_sigma,
+                "entry_latency_us": cfg.entry_latency_us,
+                "ack_latency_us": cfg.ack_latency_us, "md_latency_us": cfg.md_latency_us,
+                "interval_ns": interval_ns, **config_extra})
+        from bot.store.errors import StoreError
+        from bot.store.session import SessionJournalError
+        from bot.strategy.driver import Driver
+        from bot.venues.sim import SimVenue
+
+        try:
+            res = Driver(SimVenue(ev, inst, venue_cfg), strategy, interval_ns=interval_ns, session=session).run()
+        except (SessionJournalError, StoreError) as e:
+            raise click.ClickException(str(e)) from None
     finally:
-        if session is not None:
-            session.store.close()
+        if store is not None:
+            store.close()
     print_result(name, res, source, show_fills, as_json)
 
 
@@ -265,23 +279,24 @@ def print_result(name, res, source, show_fills, as_json):
         _store_verdict(st)
 
 
-def _open_session(store_cfg, dsn, durability, view, run_id, resume_run, prefix, config):
-    import uuid
-
+def _open_store(store_cfg, dsn, *, create=True):
     from bot.store import StoreError, open_store
+
+    try:
+        return open_store(dsn, password_env=store_cfg.password_env, password_file=store_cfg.password_file,
+                          create=create)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _session(st, store_cfg, mode, run_id, durability, view, resume_run, config):
     from bot.store.session import SessionJournalError, SessionStore
 
     try:
-        st = open_store(dsn, password_env=store_cfg.password_env, password_file=store_cfg.password_file)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
-    try:
-        return SessionStore(st, resume_run or run_id or f"{prefix}-{uuid.uuid4().hex[:8]}",
-                            durability=durability or store_cfg.durability, view=view,
+        return SessionStore(st, run_id, mode=mode, durability=durability or store_cfg.durability, view=view,
                             resume=resume_run is not None, config=config,
                             batch_size=store_cfg.batch_size, max_in_flight=store_cfg.max_in_flight)
     except SessionJournalError as e:
-        st.close()
         raise click.ClickException(str(e)) from None
 
 
@@ -290,6 +305,129 @@ def _store_verdict(st):
     if st is not None and not (st["recovered_equals_oms"] and st["check_ok"]):
         raise click.ClickException(f"store run {st['run_id']}: recovered state differs from the OMS or "
                                    "the store's invariant checks failed (listed above)")
+
+
+def _format_ns(ns: int) -> str:
+    for unit, scale in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
+        if ns % scale == 0:
+            return f"{ns // scale}{unit}"
+    return f"{ns}ns"
+
+
+def _same_decimal(a, b) -> bool:
+    from decimal import Decimal, InvalidOperation
+
+    if a is None or b is None:
+        return a is b
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except InvalidOperation:
+        return str(a) == str(b)
+
+
+def _interval_ns(text):
+    from bot.features.compute import parse_interval
+
+    try:
+        return parse_interval(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--interval") from None
+
+
+# option (the command's parameter name) -> (stored config key, flag, given value as stored,
+# stored value as the option's value, how a value is shown)
+_RESUMED = {
+    "n_events": ("events", "--events", None, None, None),
+    "seed": ("seed", "--seed", None, None, None),
+    "regime": ("regime", "--regime", None, None, None),
+    "interval": ("interval_ns", "--interval", _interval_ns, lambda ns: f"{ns}ns", _format_ns),
+    "queue_model": ("queue_model", "--queue-model", None, None, None),
+    "latency_sigma": ("latency_sigma", "--latency-sigma", None, None, None),
+    "tick_size": ("tick_size", "--tick-size", None, None, None),
+    "lot_size": ("lot_size", "--lot-size", None, None, None),
+    "contract_size": ("contract_size", "--contract-size", None, None, None),
+    "instruments_file": ("instruments_file", "--instruments", None, None, None),
+    "strategy_spec": ("strategy", "--strategy", None, None, None),
+    "qty": ("qty", "--qty", None, None, None),
+    "half_spread_ticks": ("half_spread_ticks", "--half-spread-ticks", None, None, None),
+}
+_DECIMAL_OPTIONS = frozenset({"tick_size", "lot_size", "contract_size", "qty"})
+
+
+def _show(v, fmt=None) -> str:
+    if v is None:
+        return "(none)"
+    return fmt(v) if fmt is not None else str(v)
+
+
+def _contradicts(flag, given, key, stored, fmt=None):
+    return click.UsageError(f"{flag} {_show(given, fmt)} contradicts the run's stored {key} {_show(stored, fmt)}")
+
+
+def resume_values(name: str, values: dict) -> dict:
+    """With --store and --resume RUN_ID: the command's values with every option not given on
+    the command line taken from the configuration stored with the run; an option given that
+    differs from the stored value is a usage error naming both. `values` holds the command's
+    parameters by name (backtest's `params` already parsed into a dict)."""
+    from click.core import ParameterSource
+
+    resume_run, dsn = values.get("resume_run"), values.get("store_dsn")
+    if resume_run is None or dsn is None:
+        return values
+    from bot import config as config_mod
+    from bot.store.errors import StoreError
+    from bot.store.recovery import require_run
+    from bot.store.runs import stored_config
+
+    st = _open_store(config_mod.load().store, dsn, create=False)
+    try:
+        run = require_run(st, resume_run)
+    except StoreError as e:
+        raise click.ClickException(f"cannot resume: {e}") from None
+    finally:
+        st.close()
+    stored = stored_config(run)
+    started_by = "backtest" if "strategy" in stored else "sim" if "half_spread_ticks" in stored else run.mode
+    if started_by != name and started_by in ("sim", "backtest"):
+        raise click.UsageError(f"run {resume_run} was started by `bot4 {started_by}`; "
+                               f"resume it with `bot4 {started_by} --resume {resume_run}`")
+    ctx = click.get_current_context()
+
+    def given(param):
+        return ctx.get_parameter_source(param) in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT)
+
+    out = dict(values)
+    for param, (key, flag, as_stored, as_option, fmt) in _RESUMED.items():
+        if param not in values or key not in stored:
+            continue
+        if given(param):
+            have = as_stored(values[param]) if as_stored is not None else values[param]
+            same = _same_decimal(have, stored[key]) if param in _DECIMAL_OPTIONS else have == stored[key]
+            if not same:
+                raise _contradicts(flag, values[param] if fmt is None else have, flag[2:], stored[key], fmt)
+        else:
+            out[param] = as_option(stored[key]) if as_option is not None and stored[key] is not None \
+                else stored[key]
+    if "params" in values and "params" in stored:
+        kept = stored["params"] or {}
+        for k, v in values["params"].items():
+            if k not in kept or kept[k] != v:
+                raise click.UsageError(f"--param {k}={v} contradicts the run's stored params "
+                                       f"{json.dumps(kept, sort_keys=True)}")
+        out["params"] = dict(kept)
+    if "data" in stored:
+        want = list(stored["data"] or [])
+        if given("paths") or given("more_paths"):
+            have = list(values["paths"]) + list(values["more_paths"])
+            if [Path(x).resolve() for x in have] != [Path(x).resolve() for x in want]:
+                raise click.UsageError(f"--data {' '.join(have)} contradicts the run's stored data "
+                                       f"{' '.join(want) or '(none: synthetic market)'}")
+        missing = [x for x in want if not Path(x).is_file()]
+        if missing:
+            raise click.ClickException(f"cannot resume run {resume_run}: its data file {missing[0]} "
+                                       "no longer exists")
+        out["paths"], out["more_paths"] = tuple(want), ()
+    return out
 
 
 @click.command("backtest")
@@ -303,8 +441,9 @@ def _store_verdict(st):
 def backtest(strategy_spec, params, **kw):
     """Backtest a strategy through the simulated venue (queue position, latency, fees,
     impact) and print its summary. Same seed and data, same trades."""
+    kw = resume_values("backtest", {"strategy_spec": strategy_spec, "params": parse_params(params), **kw})
+    strategy_spec, kwargs = kw.pop("strategy_spec"), kw.pop("params")
     cls = load_strategy_class(strategy_spec)
-    kwargs = parse_params(params)
     run_command("backtest", lambda inst: make_strategy(cls, kwargs),
                 config_extra={"strategy": strategy_spec, "params": kwargs}, **kw)
 
@@ -319,6 +458,8 @@ def sim(qty, half_spread_ticks, **kw):
     statistics. The short demo of `bot4 backtest --strategy market_maker`.
 
     `bot4 sim --data A B C` replays the recorded files A, B, C as one session."""
+    kw = resume_values("sim", {"qty": qty, "half_spread_ticks": half_spread_ticks, **kw})
+    qty, half_spread_ticks = kw.pop("qty"), kw.pop("half_spread_ticks")
     if qty is None and half_spread_ticks != 1:
         raise click.BadParameter("give --qty with --half-spread-ticks", param_hint="--half-spread-ticks")
     run_command("sim", functools.partial(_market_maker, qty, half_spread_ticks),
